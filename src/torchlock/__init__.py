@@ -1,0 +1,3 @@
+"""torchlock: the right PyTorch for a GPU machine, locked and verified."""
+
+__version__ = "0.1.0"

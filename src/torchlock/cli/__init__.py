@@ -1,0 +1,89 @@
+"""The torchlock command line.
+
+Subcommands live in their own modules and are imported only when invoked, so
+``torchlock --help`` and quick commands stay fast. This package is the one
+place that turns a :class:`~torchlock.errors.TorchlockError` into words and an
+exit code.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from torchlock import __version__
+from torchlock.errors import TorchlockError
+
+# name -> (module, attribute, one-line help shown by ``torchlock --help``)
+_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "detect": (
+        "torchlock.cli.detect",
+        "detect",
+        "Report the NVIDIA driver, GPUs, OS, toolkit and Pythons of this host.",
+    ),
+    "matrix": (
+        "torchlock.cli.matrix",
+        "matrix",
+        "Pick the torch/torchvision/torchaudio triple and CUDA variant for a driver and GPU.",
+    ),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = _COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        module = importlib.import_module(entry[0])
+        command = getattr(module, entry[1])
+        assert isinstance(command, click.Command)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Use the short help above instead of importing every command module.
+        rows = [(name, _COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="torchlock")
+def cli() -> None:
+    """Give a GPU machine the right PyTorch, locked and verified.
+
+    Start with `torchlock detect` to see what this host has, then
+    `torchlock matrix` to see which torch build fits it and why.
+    """
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: run the CLI and map errors to exit codes.
+
+    Always ends in :func:`sys.exit`: 0 on success, the error class's code on a
+    :class:`TorchlockError`, 2 on a usage error, 130 when interrupted.
+    """
+    try:
+        result: Any = cli.main(args=argv, prog_name="torchlock", standalone_mode=False)
+    except TorchlockError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("error: aborted", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo("error: interrupted", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(141)
+    sys.exit(result if isinstance(result, int) else 0)

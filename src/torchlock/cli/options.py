@@ -1,0 +1,73 @@
+"""Options shared by several commands, and the host defaults they fall back to."""
+
+from __future__ import annotations
+
+import os
+import platform
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from torchlock.errors import InputError
+from torchlock.target import OS, Arch, DriverVersion, Platform
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DRIVER_ENV = "TORCHLOCK_DRIVER"
+
+
+def driver_option(func: F) -> F:
+    return click.option(
+        "--driver",
+        metavar="VERSION|none|auto",
+        default=None,
+        help=(
+            "NVIDIA driver version to plan for (e.g. 525.85.05), 'none' for a host "
+            f"without one, or 'auto' to detect it. Default: ${DRIVER_ENV}, else auto."
+        ),
+    )(func)
+
+
+def driver_setting(value: str | None) -> str:
+    """The effective --driver value: the option, else $TORCHLOCK_DRIVER, else 'auto'."""
+    if value is not None:
+        return value.strip()
+    env = os.environ.get(DRIVER_ENV, "").strip()
+    return env or "auto"
+
+
+def explicit_driver(setting: str) -> tuple[bool, DriverVersion | None]:
+    """(explicit?, version) for a --driver setting; 'auto' is not explicit."""
+    key = setting.lower()
+    if key == "auto":
+        return (False, None)
+    if key == "none":
+        return (True, None)
+    return (True, DriverVersion.parse(setting))
+
+
+def host_platform(os_name: str | None, arch_name: str | None) -> Platform:
+    """The target platform: the options when given, else this host's."""
+    if os_name is not None:
+        target_os = OS.parse(os_name)
+    else:
+        system = platform.system().lower()
+        try:
+            target_os = OS.parse(system)
+        except InputError:
+            raise InputError(
+                f"torchlock does not know this host's operating system {platform.system()!r}",
+                hint="give --os linux|windows|macos",
+            ) from None
+    if arch_name is not None:
+        target_arch = Arch.parse(arch_name)
+    else:
+        try:
+            target_arch = Arch.parse(platform.machine() or "unknown")
+        except InputError:
+            raise InputError(
+                f"torchlock does not know this host's architecture {platform.machine()!r}",
+                hint="give --arch x86_64|aarch64",
+            ) from None
+    return Platform(os=target_os, arch=target_arch)

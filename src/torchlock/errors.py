@@ -1,0 +1,60 @@
+"""The one exception tree of torchlock.
+
+Every error carries data; ``str()`` builds the message: a first line naming what
+failed and the offending value, optional indented evidence, and an optional
+``hint:`` line. The CLI prints ``error: <message>`` and exits with ``exit_code``.
+This module imports nothing from torchlock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class TorchlockError(Exception):
+    """Base of every error torchlock raises on purpose."""
+
+    exit_code: int = 1
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        evidence: Sequence[str] = (),
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.evidence = tuple(evidence)
+        self.hint = hint
+
+    def __str__(self) -> str:
+        lines = [self.message]
+        lines.extend(f"  {line}" for line in self.evidence)
+        if self.hint:
+            lines.append(f"hint: {self.hint}")
+        return "\n".join(lines)
+
+
+class InputError(TorchlockError):
+    """A value the user gave is malformed or outside what torchlock accepts."""
+
+    exit_code = 2
+
+
+class DataError(TorchlockError):
+    """A data file shipped with torchlock (the compatibility matrix) is broken."""
+
+    exit_code = 3
+
+
+class NoCandidateError(TorchlockError):
+    """Nothing in the compatibility matrix satisfies the request."""
+
+    exit_code = 4
+
+
+class DetectionError(TorchlockError):
+    """The host could not be inspected at all (not: 'no GPU', which is a finding)."""
+
+    exit_code = 5

@@ -1,0 +1,1 @@
+"""Host detection (pure parsers plus readers) and, later, the OS adapters."""

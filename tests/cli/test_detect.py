@@ -14,20 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cli import run_cli
 from tests.support.host import FakeHost, Reply, detect, fixture, smi
-from torchlock.cli import main
 from torchlock.cli.detect import print_table
 
 KEYS = {"os", "driver", "gpus", "toolkit", "tools", "pythons", "cuda_library_paths", "notes"}
-
-
-def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as caught:
-        main(argv)
-    out, err = capsys.readouterr()
-    code = caught.value.code
-    assert isinstance(code, int)
-    return code, out, err
 
 
 @pytest.fixture(autouse=True)

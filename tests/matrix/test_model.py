@@ -22,7 +22,9 @@ def test_driver_versions_compare_numerically_per_part() -> None:
     assert DriverVersion.parse("1000.1") > DriverVersion.parse("999.99.99")
 
 
-@pytest.mark.parametrize("text", ["52a.85", "", "525..85", "v525", "525.85.05.1", "-1", "525.85.05 "])
+@pytest.mark.parametrize(
+    "text", ["52a.85", "", "525..85", "v525", "525.85.05.1", "-1", "525.85.05 "]
+)
 def test_malformed_driver_versions_are_rejected_with_the_value(text: str) -> None:
     if text == "525.85.05 ":  # surrounding blanks are forgiven
         assert str(DriverVersion.parse(text)) == "525.85.05"
@@ -78,7 +80,15 @@ def test_variant_names(name: str, kind: VariantKind, cuda: tuple[int, int] | Non
 def test_variants_sort_cpu_then_cuda_numerically_then_rocm() -> None:
     names = ["rocm6.1", "cu130", "cu118", "cpu", "cu128", "rocm5.7", "cu92"]
     ordered = sorted((Variant.parse(n) for n in names), key=Variant.sort_key)
-    assert [v.name for v in ordered] == ["cpu", "cu92", "cu118", "cu128", "cu130", "rocm5.7", "rocm6.1"]
+    assert [v.name for v in ordered] == [
+        "cpu",
+        "cu92",
+        "cu118",
+        "cu128",
+        "cu130",
+        "rocm5.7",
+        "rocm6.1",
+    ]
 
 
 def test_sass_runs_on_same_major_and_newer_minor_only() -> None:

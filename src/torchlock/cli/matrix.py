@@ -1,0 +1,154 @@
+"""`torchlock matrix`: which torch build fits a driver, GPU, Python and platform."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from torchlock.cli.options import driver_option, driver_setting, explicit_driver, host_platform
+from torchlock.errors import NoCandidateError
+from torchlock.matrix.load import load_matrix
+from torchlock.matrix.report import selection_doc, summarize_exclusions
+from torchlock.matrix.request import build_request
+from torchlock.matrix.select import Selection, select
+from torchlock.target import DriverVersion
+
+
+@click.command()
+@driver_option
+@click.option(
+    "--os", "os_name", metavar="linux|windows|macos", help="Target OS. Default: this host's."
+)
+@click.option("--arch", metavar="x86_64|aarch64", help="Target architecture. Default: this host's.")
+@click.option(
+    "--gpu-cc",
+    multiple=True,
+    metavar="X.Y",
+    help="Compute capability of a target GPU (repeat for several). Default: the detected GPUs.",
+)
+@click.option(
+    "--python",
+    metavar="X.Y",
+    help="Target Python. Default: the Python torchlock runs on.",
+)
+@click.option(
+    "--torch",
+    "torch_spec",
+    metavar="SPEC",
+    help="torch version or range, e.g. 2.1.2, 2.1, '>=2.1,<2.4'.",
+)
+@click.option("--variant", metavar="NAME", help="Force a build variant: cpu, cu118, cu121, ...")
+@click.option(
+    "--policy",
+    default="compat",
+    show_default=True,
+    metavar="compat|strict",
+    help=(
+        "compat admits CUDA variants through minor version compatibility; "
+        "strict needs each variant's own minimum driver."
+    ),
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the documented JSON document instead of a table."
+)
+def matrix(
+    driver: str | None,
+    os_name: str | None,
+    arch: str | None,
+    gpu_cc: tuple[str, ...],
+    python: str | None,
+    torch_spec: str | None,
+    variant: str | None,
+    policy: str,
+    as_json: bool,
+) -> None:
+    """Pick the torch/torchvision/torchaudio triple and build variant, with the reasons.
+
+    Nothing is fetched: the answer comes from the compatibility matrix shipped
+    with torchlock. The driver and GPUs are detected on this host unless given.
+    """
+    platform = host_platform(os_name, arch)
+    explicit, version = explicit_driver(driver_setting(driver))
+    gpus = list(gpu_cc)
+    if not explicit or (version is not None and not gpus):
+        detected_version, detected_gpus = _detect(None if not explicit else version)
+        if not explicit:
+            version = detected_version
+        if not gpus:
+            gpus = detected_gpus
+    py = python or f"{sys.version_info.major}.{sys.version_info.minor}"
+    data = load_matrix()
+    request = build_request(
+        data,
+        platform=platform,
+        python=py,
+        driver=version,
+        gpu_cc=gpus,
+        torch=torch_spec,
+        variant=variant,
+        policy=policy,
+    )
+    selection = select(data, request)
+    if not selection.candidates:
+        raise NoCandidateError(
+            "no torch build fits the request",
+            evidence=summarize_exclusions(selection.excluded),
+            hint="relax --torch, --variant or --python, or use a newer driver",
+        )
+    if as_json:
+        click.echo(json.dumps(selection_doc(selection), indent=2))
+    else:
+        _print_table(selection)
+
+
+def _detect(driver: DriverVersion | None) -> tuple[DriverVersion | None, list[str]]:
+    """The host's driver (unless one is given) and its GPUs' compute capabilities."""
+    from torchlock.system.detect import detect_from_environment
+
+    report = detect_from_environment(None if driver is None else str(driver), gpu_only=True)
+    gpus = [str(g.compute_capability) for g in report.gpus if g.compute_capability is not None]
+    return report.driver.version, gpus
+
+
+def _print_table(selection: Selection) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    req = selection.request
+    console.print(
+        f"[bold]target[/]: {req.platform} · Python {req.python} · driver "
+        f"{req.driver or 'none'} · GPUs {', '.join(str(g) for g in req.gpus) or 'unknown'} · "
+        f"policy {req.policy.value}"
+    )
+    console.print(f"[bold]max CUDA[/] for this driver: {selection.max_cuda_version or 'none'}")
+    table = Table(show_lines=False)
+    for column in ("", "torch", "torchvision", "torchaudio", "variant", "CUDA", "default index"):
+        table.add_column(column, no_wrap=True)
+    shown = selection.candidates[:10]
+    for i, cand in enumerate(shown):
+        rel = cand.release
+        table.add_row(
+            "→" if i == 0 else "",
+            str(rel.torch),
+            str(rel.torchvision or "-"),
+            str(rel.torchaudio or "-"),
+            cand.variant.name,
+            cand.variant.cuda_version or "-",
+            "has it" if cand.default_index_has_it else "-",
+        )
+    console.print(table)
+    if len(selection.candidates) > len(shown):
+        more = len(selection.candidates) - len(shown)
+        console.print(f"… and {more} older candidates (--json lists all)")
+    best = selection.candidates[0]
+    where = best.index_url
+    if best.default_index_has_it:
+        where += " (the default index serves the same build)"
+    console.print(f"[bold]index[/]: {where}")
+    for reason in selection.reasons:
+        console.print(f"[green]why[/]: {reason}")
+    for warning in selection.warnings:
+        console.print(f"[yellow]warning[/]: {warning}")

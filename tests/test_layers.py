@@ -1,0 +1,61 @@
+"""Dependencies point down (see DESIGN.md): a cheap check on every module's imports."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import torchlock
+
+PACKAGE = Path(torchlock.__file__).resolve().parent
+
+# What each part may import from torchlock (besides itself). errors imports nothing.
+ALLOWED: dict[str, set[str]] = {
+    "errors": set(),
+    "target": {"errors"},
+    "matrix": {"errors", "target"},
+    "system": {"errors", "target"},
+    "cli": {"errors", "target", "matrix", "system"},
+    "__main__": {"cli"},
+    "__init__": set(),
+}
+HEAVY = {"httpx", "rich", "resolvelib", "rattler", "tomlkit"}
+
+
+def _part(module_path: Path) -> str:
+    rel = module_path.relative_to(PACKAGE)
+    return rel.parts[0].removesuffix(".py")
+
+
+def _imports(tree: ast.AST) -> list[tuple[str, bool]]:
+    """(imported module, at module level?) for each import in the tree."""
+    found: list[tuple[str, bool]] = []
+    top_level = set(map(id, getattr(tree, "body", [])))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.extend((alias.name, id(node) in top_level) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append((node.module, id(node) in top_level))
+    return found
+
+
+def test_parts_import_only_what_is_below_them() -> None:
+    problems = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        part = _part(path)
+        for name, _ in _imports(ast.parse(path.read_text(encoding="utf-8"))):
+            if not name.startswith("torchlock."):
+                continue
+            target = name.split(".")[1]
+            if target != part and target not in ALLOWED[part]:
+                problems.append(f"{path.relative_to(PACKAGE)} imports {name}")
+    assert problems == []
+
+
+def test_heavy_libraries_are_never_imported_at_module_level() -> None:
+    problems = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for name, top in _imports(ast.parse(path.read_text(encoding="utf-8"))):
+            if top and name.split(".")[0] in HEAVY:
+                problems.append(f"{path.relative_to(PACKAGE)} imports {name} at module level")
+    assert problems == []

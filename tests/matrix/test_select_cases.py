@@ -24,7 +24,12 @@ Sources used for the expected answers:
         cu126 of 2.7 keeps 5.0 and 6.0.
   [PY]  The wheels on PyPI: their tags (Python versions) and the CUDA runtime their
         metadata pins (Linux x86_64: 2.1.x cu121, 2.5.x cu124, 2.7.x cu126;
-        Windows and macOS wheels are CPU builds; macOS x86_64 wheels end with 2.2).
+        Windows and macOS wheels are CPU builds; macOS x86_64 wheels end with 2.2;
+        2.9 dropped Python 3.9; 2.15.0 has Python 3.11-3.15 wheels).
+  [RN]  PyTorch release notes / RELEASE.md of the later releases: 2.8 cu126/cu128/cu129;
+        2.15 cu130/cu132 (cu126 removed, pytorch/pytorch#190385); CUDA 13 builds target
+        7.5 to 12.0. NVIDIA lists CUDA 13 Windows minimums as N/A: the Linux minimum's
+        driver branch stands in (13.0: R580, 13.1: R590).
 """
 
 from __future__ import annotations
@@ -493,6 +498,81 @@ CASES = [
         os="windows",
         policy="strict",
     ),
+    Case(
+        "h200-590-py314-newest",
+        "590.44.01",
+        ("9.0",),
+        "3.14",
+        None,
+        "2.15.0",
+        "cu132",
+        "13.1",
+        "[NV] 13.1 GA 590.44.01 met, 13.1 U1 590.48.01 not; cu132 (13.2 GA 595.45.04) by the "
+        "13.x floor 580; [RN] 2.15 has cu130/cu132; [PY] 2.15.0 has 3.14 wheels",
+        default_index_has_it=True,
+    ),
+    Case(
+        "h200-590-py314-newest-strict",
+        "590.44.01",
+        ("9.0",),
+        "3.14",
+        None,
+        "2.15.0",
+        "cu130",
+        "13.1",
+        "[NV] strict: cu132 needs 595.45.04, cu130 needs 580.65.06",
+        policy="strict",
+    ),
+    Case(
+        "a100-535-py39-newest",
+        "535.54.03",
+        ("8.0",),
+        "3.9",
+        None,
+        "2.8.0",
+        "cu129",
+        "12.2",
+        "[PY] 2.9 dropped 3.9, so 2.8.0 is the newest; [RN] 2.8 has cu126/cu128/cu129, "
+        "cu129 by the 12.x floor",
+    ),
+    Case(
+        "a100-535-py39-newest-strict",
+        "535.54.03",
+        ("8.0",),
+        "3.9",
+        None,
+        "2.7.1",
+        "cu118",
+        "12.2",
+        "[NV] strict: 2.8's lowest, cu126, needs 560.28.03; 2.7.1 still has cu118 (520.61.05) "
+        "and a CUDA build on an older torch beats the CPU build on a newer one",
+        policy="strict",
+    ),
+    Case(
+        "win-rtx3060-560.94-py313-2.6.0",
+        "560.94",
+        ("8.6",),
+        "3.13",
+        "2.6.0",
+        "2.6.0",
+        "cu126",
+        "12.6",
+        "[NV] Windows: 12.6 GA 560.76 and 12.6 U1 560.94 met, 12.6 U3 561.17 not; "
+        "[RM] 2.6 has cu118/cu124/cu126 on Windows",
+        os="windows",
+    ),
+    Case(
+        "win-rtx5090-581.57-2.9.1",
+        "581.57",
+        ("12.0",),
+        "3.12",
+        "2.9.1",
+        "2.9.1",
+        "cu130",
+        "13.0",
+        "[NV]/[RN] Windows CUDA 13.0 needs the R580 branch, 13.1 R590; [AR] cu130 has 12.0",
+        os="windows",
+    ),
 ]
 
 
@@ -516,7 +596,10 @@ def test_at_least_thirty_cases_across_the_range() -> None:
     drivers = [DriverVersion.parse(c.driver) for c in CASES if c.driver]
     assert min(drivers) < DriverVersion.parse("420") < DriverVersion.parse("580") <= max(drivers)
     assert {c.os for c in CASES} >= {"linux", "windows"}
-    assert {c.python for c in CASES} >= {"3.7", "3.8", "3.10", "3.12"}
+    assert max(drivers) >= DriverVersion.parse("590")
+    pythons = {c.python for c in CASES}
+    assert pythons >= {"3.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13", "3.14"}
+    assert {g for c in CASES for g in c.gpus} >= {"6.1", "7.0", "7.5", "8.9", "9.0", "12.0"}
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])

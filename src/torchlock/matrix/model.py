@@ -26,7 +26,17 @@ class CudaToolkit:
     source: str
 
     def min_driver(self, os: OS) -> DriverVersion | None:
-        return self.windows if os is OS.WINDOWS else self.linux
+        """NVIDIA's minimum driver for ``os``.
+
+        Where NVIDIA lists none for Windows (CUDA 13 tables say N/A), the driver
+        branch of the Linux minimum stands in: Windows and Linux drivers of one
+        branch share its number (R580: 580.65.06 on Linux, 580.88 on Windows).
+        """
+        if os is not OS.WINDOWS:
+            return self.linux
+        if self.windows is None and self.linux is not None:
+            return DriverVersion.parse(str(self.linux.parts[0]))
+        return self.windows
 
     @property
     def major_minor(self) -> tuple[int, int]:

@@ -96,9 +96,6 @@ def max_cuda(matrix: Matrix, driver: DriverVersion | None, os: OS) -> CudaToolki
     best = None
     for toolkit in matrix.toolkits:
         needed = toolkit.min_driver(os)
-        if needed is None:  # no per-release minimum published for this OS: the major's floor
-            family = matrix.family(toolkit.version.major)
-            needed = family.min_driver(os) if family else None
         if needed is not None and driver >= needed:
             best = toolkit
     return best
@@ -123,20 +120,6 @@ def judge_driver(
     own = toolkit.min_driver(os) if toolkit else None
     family = matrix.family(major)
     floor = family.min_driver(os) if family else None
-    if own is None and toolkit is not None and floor is not None:
-        # NVIDIA lists no per-release minimum for this OS (Windows, CUDA 13): the
-        # major's floor is the only published requirement, under either policy.
-        if driver >= floor:
-            return DriverVerdict(
-                admitted=True,
-                by_compat=False,
-                reason=f"CUDA {major}.x needs driver >= {floor} on {os.value}",
-            )
-        return DriverVerdict(
-            admitted=False,
-            by_compat=False,
-            reason=f"driver {driver} is older than CUDA {major}.x needs on {os.value} (>= {floor})",
-        )
     if own is None:
         return DriverVerdict(
             admitted=False,
@@ -303,7 +286,7 @@ def select(matrix: Matrix, request: Request) -> Selection:
         reasons.insert(
             0,
             f"driver {request.driver} supports CUDA up to {top.version.major}.{top.version.minor} "
-            f"({top.name} needs >= {_needed(matrix, top, os)})",
+            f"({top.name} needs >= {top.min_driver(os)})",
         )
     elif request.driver is not None and os is not OS.MACOS:
         reasons.insert(0, f"driver {request.driver} is older than every known CUDA toolkit needs")
@@ -381,11 +364,3 @@ def _span(pythons: tuple[PythonVersion, ...]) -> str:
     if not plain:
         return ", ".join(str(p) for p in pythons)
     return f"{plain[0]} to {plain[-1]}" if len(plain) > 1 else str(plain[0])
-
-
-def _needed(matrix: Matrix, toolkit: CudaToolkit, os: OS) -> DriverVersion | None:
-    needed = toolkit.min_driver(os)
-    if needed is None:
-        family = matrix.family(toolkit.version.major)
-        needed = family.min_driver(os) if family else None
-    return needed

@@ -10,12 +10,19 @@ import torchlock
 PACKAGE = Path(torchlock.__file__).resolve().parent
 
 # What each part may import from torchlock (besides itself). errors imports nothing.
+BASE = {"errors", "target", "artifacts"}
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     "target": {"errors"},
-    "matrix": {"errors", "target"},
-    "system": {"errors", "target"},
-    "cli": {"errors", "target", "matrix", "system"},
+    "artifacts": {"errors"},
+    "matrix": BASE,
+    "index": BASE | {"matrix"},
+    "resolver": BASE | {"matrix"},
+    "lockfiles": BASE | {"matrix"},
+    "system": BASE,
+    "envs": BASE | {"matrix", "system"},
+    "workflows": BASE | {"matrix", "index", "resolver", "lockfiles", "system", "envs"},
+    "cli": BASE | {"matrix", "index", "resolver", "lockfiles", "system", "envs", "workflows"},
     "__main__": {"cli"},
     "__init__": set(),
 }

@@ -58,3 +58,18 @@ class DetectionError(TorchlockError):
     """The host could not be inspected at all (not: 'no GPU', which is a finding)."""
 
     exit_code = 5
+
+
+class PackageIndexError(TorchlockError):
+    """A package index (or find-links folder, or the HTTP cache) could not give what was asked.
+
+    Messages name the URL with credentials redacted, the status or failure, and a hint.
+    """
+
+    exit_code = 6
+
+
+class ResolutionError(TorchlockError):
+    """The requirements cannot be satisfied together; the message says through which chain."""
+
+    exit_code = 7

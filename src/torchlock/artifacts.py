@@ -1,0 +1,49 @@
+"""Files on a package index, and the core metadata read from them."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.tags import Tag
+from packaging.utils import NormalizedName
+from packaging.version import Version
+
+
+class ArtifactKind(enum.Enum):
+    WHEEL = "wheel"
+    SDIST = "sdist"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Artifact:
+    """One distribution file of one project, as an index (or a find-links folder) lists it."""
+
+    project: NormalizedName
+    version: Version  # as in the file name, local label included (2.1.2+cu121)
+    filename: str
+    url: str  # absolute; percent-encoding kept as the index gave it (%2Bcu121)
+    index: str  # the index (or find-links folder) URL this file was listed by
+    kind: ArtifactKind
+    tags: frozenset[Tag] = frozenset()  # wheels only
+    build: tuple[int, str] | tuple[()] = ()  # wheel build tag, () when none
+    sha256: str | None = None
+    size: int | None = None
+    requires_python: SpecifierSet | None = None
+    yanked: str | None = None  # None: not yanked; "" or the reason when yanked (PEP 592)
+    metadata_sha256: str | None = None  # PEP 658/714: hash of the .metadata file
+    has_metadata: bool = False  # PEP 658/714: the index serves URL + ".metadata"
+    upload_time: str | None = None  # PEP 700
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CoreMetadata:
+    """What resolution needs from a distribution's METADATA."""
+
+    name: NormalizedName
+    version: Version
+    requires_dist: tuple[Requirement, ...] = ()
+    requires_python: SpecifierSet | None = None
+    provides_extra: frozenset[str] = field(default_factory=frozenset)

@@ -1,0 +1,33 @@
+"""What the resolver needs from the outside world, declared here, implemented elsewhere.
+
+The resolver never imports the index client: the workflow hands it an object
+with these methods (the index package implements it over HTTP; tests may
+implement it over plain values).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+from packaging.utils import NormalizedName
+
+from torchlock.artifacts import Artifact, CoreMetadata
+
+
+class Finder(Protocol):
+    def artifacts(self, project: NormalizedName) -> Sequence[Artifact]:
+        """Every file of ``project`` on the one index (or wheelhouse) that serves it.
+
+        Raises :class:`torchlock.errors.PackageIndexError` (or a subclass) on failure; an
+        unknown project gives an empty sequence.
+        """
+        ...
+
+    def metadata(self, artifact: Artifact) -> CoreMetadata:
+        """The core metadata of one file (PEP 658, else range requests, else download)."""
+        ...
+
+    def prefetch(self, projects: Iterable[NormalizedName]) -> None:
+        """A hint: these projects' pages will be asked for soon (fetch them in parallel)."""
+        ...

@@ -65,6 +65,41 @@ class Platform:
     def __str__(self) -> str:
         return self.key
 
+    @property
+    def conda_subdir(self) -> str:
+        """The conda-style name: linux-64, linux-aarch64, win-64, osx-arm64, osx-64."""
+        for name, (os, arch) in _CONDA_SUBDIRS.items():
+            if (os, arch) == (self.os, self.arch):
+                return name
+        return self.key
+
+    @classmethod
+    def parse(cls, text: str) -> Platform:
+        """A platform named the conda way (linux-64, win-64, osx-arm64) or as os-arch."""
+        key = text.strip().lower()
+        if key in _CONDA_SUBDIRS:
+            os, arch = _CONDA_SUBDIRS[key]
+            return cls(os=os, arch=arch)
+        os_name, sep, arch_name = key.partition("-")
+        if sep:
+            try:
+                return cls(os=OS.parse(os_name), arch=Arch.parse(arch_name))
+            except InputError:
+                pass
+        raise InputError(
+            f"unknown target platform {text!r}",
+            hint="use one of: " + ", ".join(_CONDA_SUBDIRS),
+        )
+
+
+_CONDA_SUBDIRS: dict[str, tuple[OS, Arch]] = {
+    "linux-64": (OS.LINUX, Arch.X86_64),
+    "linux-aarch64": (OS.LINUX, Arch.AARCH64),
+    "win-64": (OS.WINDOWS, Arch.X86_64),
+    "osx-arm64": (OS.MACOS, Arch.AARCH64),
+    "osx-64": (OS.MACOS, Arch.X86_64),
+}
+
 
 _DRIVER_RE = re.compile(r"^\d{2,4}(?:\.\d{1,3}){0,2}$")
 

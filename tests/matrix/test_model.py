@@ -118,3 +118,27 @@ def test_arch_specific_targets_run_on_that_arch_only() -> None:
 def test_malformed_arch_list_is_rejected() -> None:
     with pytest.raises(ValueError, match="'sm_75'"):
         ArchList.parse("sm_75;8.0")
+
+
+@pytest.mark.parametrize(
+    ("name", "key", "subdir"),
+    [
+        ("linux-64", "linux-x86_64", "linux-64"),
+        ("linux-aarch64", "linux-aarch64", "linux-aarch64"),
+        ("win-64", "windows-x86_64", "win-64"),
+        ("osx-arm64", "macos-aarch64", "osx-arm64"),
+        ("windows-amd64", "windows-x86_64", "win-64"),
+    ],
+)
+def test_platform_names(name: str, key: str, subdir: str) -> None:
+    from torchlock.target import Platform
+
+    platform = Platform.parse(name)
+    assert (platform.key, platform.conda_subdir) == (key, subdir)
+
+
+def test_unknown_platform_names_the_value() -> None:
+    from torchlock.target import Platform
+
+    with pytest.raises(InputError, match="'linux-ppc64le'"):
+        Platform.parse("linux-ppc64le")

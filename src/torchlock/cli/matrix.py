@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import click
 
-from torchlock.cli.options import driver_option, driver_setting, explicit_driver, host_platform
-from torchlock.errors import NoCandidateError
-from torchlock.matrix.load import load_matrix
-from torchlock.matrix.report import selection_doc, summarize_exclusions
-from torchlock.matrix.request import build_request
-from torchlock.matrix.select import Selection, select
-from torchlock.target import DriverVersion
+from torchlock.cli.options import (
+    default_python,
+    detect_gpus,
+    driver_option,
+    driver_setting,
+    host_platform,
+)
+from torchlock.matrix.report import selection_doc
+from torchlock.matrix.select import Selection
+from torchlock.workflows import SelectionInputs, choose_build
 
 
 @click.command()
@@ -69,47 +71,22 @@ def matrix(
     Nothing is fetched: the answer comes from the compatibility matrix shipped
     with torchlock. The driver and GPUs are detected on this host unless given.
     """
-    platform = host_platform(os_name, arch)
-    explicit, version = explicit_driver(driver_setting(driver))
-    gpus = list(gpu_cc)
-    if not explicit or (version is not None and not gpus):
-        detected_version, detected_gpus = _detect(None if not explicit else version)
-        if not explicit:
-            version = detected_version
-        if not gpus:
-            gpus = detected_gpus
-    py = python or f"{sys.version_info.major}.{sys.version_info.minor}"
-    data = load_matrix()
-    request = build_request(
-        data,
-        platform=platform,
-        python=py,
-        driver=version,
-        gpu_cc=gpus,
-        torch=torch_spec,
-        variant=variant,
-        policy=policy,
+    selection = choose_build(
+        SelectionInputs(
+            platform=host_platform(os_name, arch),
+            python=python or default_python(),
+            driver=driver_setting(driver),
+            gpu_cc=gpu_cc,
+            torch=torch_spec,
+            variant=variant,
+            policy=policy,
+        ),
+        detect=detect_gpus,
     )
-    selection = select(data, request)
-    if not selection.candidates:
-        raise NoCandidateError(
-            "no torch build fits the request",
-            evidence=summarize_exclusions(selection.excluded),
-            hint="relax --torch, --variant or --python, or use a newer driver",
-        )
     if as_json:
         click.echo(json.dumps(selection_doc(selection), indent=2))
     else:
         _print_table(selection)
-
-
-def _detect(driver: DriverVersion | None) -> tuple[DriverVersion | None, list[str]]:
-    """The host's driver (unless one is given) and its GPUs' compute capabilities."""
-    from torchlock.system.detect import detect_from_environment
-
-    report = detect_from_environment(None if driver is None else str(driver), gpu_only=True)
-    gpus = [str(g.compute_capability) for g in report.gpus if g.compute_capability is not None]
-    return report.driver.version, gpus
 
 
 def _print_table(selection: Selection) -> None:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
 
 from torchlock.errors import InputError
-from torchlock.target import OS, Arch, DriverVersion, Platform
+from torchlock.system.model import HostReport
+from torchlock.target import OS, Arch, Platform
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -37,14 +39,16 @@ def driver_setting(value: str | None) -> str:
     return env or "auto"
 
 
-def explicit_driver(setting: str) -> tuple[bool, DriverVersion | None]:
-    """(explicit?, version) for a --driver setting; 'auto' is not explicit."""
-    key = setting.lower()
-    if key == "auto":
-        return (False, None)
-    if key == "none":
-        return (True, None)
-    return (True, DriverVersion.parse(setting))
+def default_python() -> str:
+    """The target Python when none is given: the one torchlock runs on."""
+    return f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def detect_gpus(driver: str | None) -> HostReport:
+    """Detection limited to the OS, driver and GPUs (what variant selection needs)."""
+    from torchlock.system.detect import detect_from_environment
+
+    return detect_from_environment(driver, gpu_only=True)
 
 
 def host_platform(os_name: str | None, arch_name: str | None) -> Platform:

@@ -15,14 +15,16 @@ ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     "target": {"errors"},
     "artifacts": {"errors"},
+    "pipconfig": {"errors"},
     "matrix": BASE,
     "index": BASE | {"matrix"},
     "resolver": BASE | {"matrix"},
     "lockfiles": BASE | {"matrix"},
     "system": BASE,
     "envs": BASE | {"matrix", "system"},
-    "workflows": BASE | {"matrix", "index", "resolver", "lockfiles", "system", "envs"},
-    "cli": BASE | {"matrix", "index", "resolver", "lockfiles", "system", "envs", "workflows"},
+    "workflows": BASE | {"matrix", "index", "resolver", "lockfiles", "system", "envs", "pipconfig"},
+    "cli": BASE
+    | {"matrix", "index", "resolver", "lockfiles", "system", "envs", "workflows", "pipconfig"},
     "__main__": {"cli"},
     "__init__": set(),
 }

@@ -9,6 +9,7 @@ from importlib import resources
 import pytest
 from packaging.version import Version
 
+from tests.support.hosts import REGISTRY_HOSTS
 from torchlock.matrix.load import DATA_FILES, load_matrix, read_data_file
 from torchlock.matrix.model import Matrix, VariantKind
 from torchlock.system.gpu_names import compute_capability_for
@@ -103,7 +104,7 @@ def test_toolkits_and_floors_are_sourced_and_ordered(matrix: Matrix) -> None:
 @pytest.mark.parametrize("name", [*DATA_FILES, "gpus.json"])
 def test_data_files_name_no_registry_host_and_no_local_path(name: str) -> None:
     text = resources.files("torchlock.matrix").joinpath("data").joinpath(name).read_text()
-    assert not re.search(r"pypi\.org|pythonhosted\.org", text)
+    assert not REGISTRY_HOSTS.search(text)
     assert not re.search(r"/(root|work|home/\w+)/", text)
     json.loads(text)
 

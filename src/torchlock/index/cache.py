@@ -1,0 +1,169 @@
+"""The HTTP cache on disk: project pages with their validators, and content-addressed metadata.
+
+Layout under the directory passed in::
+
+    pages/<sha256 of the URL>.page      one JSON header line, then the body
+    metadata/<key>.metadata             METADATA text; key = sha256-<hex> of the file, or
+                                        url-<sha256 of its URL> when the index gave no hash
+
+Every write is atomic (a temporary file in the same folder, then ``os.replace``); every
+read that finds a damaged entry logs it and answers "not cached", so the caller refetches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+log = logging.getLogger("torchlock.index")
+
+_FORMAT = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CachedPage:
+    """A project page as fetched, with what is needed to reuse or revalidate it."""
+
+    url: str  # credentials removed
+    content: bytes
+    content_type: str
+    fetched_at: float  # seconds since the epoch, from the clock passed to the client
+    etag: str | None = None
+    last_modified: str | None = None
+    max_age: float | None = None  # Cache-Control max-age; None: always revalidate
+    base_url: str | None = None  # where the page was found (after redirects), for relative links
+
+    def is_fresh(self, now: float) -> bool:
+        return self.max_age is not None and 0 <= now - self.fetched_at < self.max_age
+
+    def refreshed(self, now: float, max_age: float | None) -> CachedPage:
+        return replace(self, fetched_at=now, max_age=max_age)
+
+
+def parse_max_age(cache_control: str | None) -> float | None:
+    """``max-age`` of a Cache-Control header; 0 for no-cache/no-store; None when absent."""
+    if not cache_control:
+        return None
+    max_age: float | None = None
+    for directive in cache_control.split(","):
+        name, _, value = directive.strip().partition("=")
+        name = name.strip().lower()
+        if name in ("no-cache", "no-store"):
+            return 0.0
+        if name == "max-age":
+            try:
+                max_age = max(0.0, float(value.strip().strip('"')))
+            except ValueError:
+                max_age = 0.0
+    return max_age
+
+
+def url_key(url: str) -> str:
+    return hashlib.sha256(url.encode("utf-8")).hexdigest()
+
+
+def metadata_key(sha256: str | None, url: str) -> str:
+    return f"sha256-{sha256.lower()}" if sha256 else f"url-{url_key(url)}"
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    import tempfile  # writes are rare next to reads: keep the import off the warm path
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+class HttpCache:
+    """Pages and metadata under ``directory`` (created on first write)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+
+    def _page_path(self, url: str) -> Path:
+        return self.directory / "pages" / f"{url_key(url)}.page"
+
+    def _metadata_path(self, key: str) -> Path:
+        return self.directory / "metadata" / f"{key}.metadata"
+
+    def load_page(self, url: str) -> CachedPage | None:
+        path = self._page_path(url)
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            log.warning("cannot read cache entry %s: %s", path, exc)
+            return None
+        try:
+            header_line, _, body = raw.partition(b"\n")
+            header = json.loads(header_line)
+            if (
+                header.get("format") != _FORMAT
+                or header.get("url") != url
+                or header.get("length") != len(body)
+                or header.get("sha256") != hashlib.sha256(body).hexdigest()
+            ):
+                raise ValueError("header does not match the body")
+            max_age = header.get("max_age")
+            return CachedPage(
+                url=url,
+                content=body,
+                content_type=str(header["content_type"]),
+                fetched_at=float(header["fetched_at"]),
+                etag=header.get("etag"),
+                last_modified=header.get("last_modified"),
+                max_age=None if max_age is None else float(max_age),
+                base_url=header.get("base_url"),
+            )
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            log.warning("ignoring a damaged cache entry for %s: %s", url, exc)
+            return None
+
+    def store_page(self, page: CachedPage) -> None:
+        header = {
+            "format": _FORMAT,
+            "url": page.url,
+            "content_type": page.content_type,
+            "fetched_at": page.fetched_at,
+            "etag": page.etag,
+            "last_modified": page.last_modified,
+            "max_age": page.max_age,
+            "base_url": page.base_url,
+            "length": len(page.content),
+            "sha256": hashlib.sha256(page.content).hexdigest(),
+        }
+        line = json.dumps(header, sort_keys=True).encode("utf-8")
+        self._write(self._page_path(page.url), line + b"\n" + page.content)
+
+    def load_metadata(self, key: str) -> bytes | None:
+        path = self._metadata_path(key)
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            log.warning("cannot read cache entry %s: %s", path, exc)
+            return None
+
+    def store_metadata(self, key: str, data: bytes) -> None:
+        self._write(self._metadata_path(key), data)
+
+    def forget_metadata(self, key: str) -> None:
+        self._metadata_path(key).unlink(missing_ok=True)
+
+    def _write(self, path: Path, data: bytes) -> None:
+        try:
+            atomic_write(path, data)
+        except OSError as exc:  # a cache that cannot be written is not an error
+            log.warning("cannot write cache entry %s: %s", path, exc)

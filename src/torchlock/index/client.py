@@ -1,0 +1,696 @@
+"""The index client: a :class:`~torchlock.resolver.finder.Finder` over HTTP.
+
+Project pages come from the one index the routing names for the project (find-links
+folders first, for every project); metadata from PEP 658 files, else HTTP range requests
+on the wheel, else a full download. Pages and metadata go through an on-disk HTTP cache
+when a cache directory is given; ``offline=True`` answers from that cache only.
+
+httpx is imported when the first request is made, never at module import.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import IO, TYPE_CHECKING, Any, Generic, TypeVar, cast
+from urllib.parse import unquote, urlsplit
+
+from packaging.utils import NormalizedName, canonicalize_name
+
+from torchlock.artifacts import Artifact, ArtifactKind, CoreMetadata
+from torchlock.errors import PackageIndexError
+from torchlock.index.cache import CachedPage, HttpCache, metadata_key, parse_max_age
+from torchlock.index.lazyzip import TAIL_BYTES, RangeFile, parse_content_range
+from torchlock.index.metadata import decode, parse_metadata, read_wheel_metadata
+from torchlock.index.pages import ACCEPT, MalformedPage, page_kind, parse_page
+from torchlock.index.urls import check_index_url, origin, redact, split_credentials
+from torchlock.index.wheelhouse import Wheelhouse
+
+if TYPE_CHECKING:
+    import httpx
+
+log = logging.getLogger("torchlock.index")
+
+T = TypeVar("T")
+
+OFFLINE_HINT = "run the same command once without --offline to fill the cache"
+
+
+def import_httpx() -> ModuleType:
+    """httpx, imported the cheap way.
+
+    httpx's ``__init__`` imports its optional command-line client (``httpx._main``), which
+    pulls in rich and click (~100 ms) whenever they are installed, as they are here. A
+    ``None`` entry in ``sys.modules`` makes that one import raise ImportError, a branch
+    httpx already handles (its CLI then reports itself missing); torchlock never uses it.
+    """
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+    import httpx
+
+    return httpx
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Routing:
+    """Which index serves which project.
+
+    ``indexes`` maps a project to the index that must serve it (the torch family to the
+    PyTorch variant index); every other project comes from ``default_index``. Find-links
+    folders are searched first for every project: when any folder has a file of the project,
+    those files are its candidates and no index is asked. Index URLs may carry credentials
+    (``https://user:token@host/simple``); they are used for that host and never shown.
+    """
+
+    default_index: str
+    indexes: Mapping[str, str] = field(default_factory=dict)
+    find_links: tuple[Path, ...] = ()
+
+    def __post_init__(self) -> None:
+        normal = {canonicalize_name(k): v for k, v in self.indexes.items()}
+        object.__setattr__(self, "indexes", normal)
+        object.__setattr__(self, "find_links", tuple(Path(p) for p in self.find_links))
+
+    def index_for(self, project: str) -> str:
+        return self.indexes.get(canonicalize_name(project), self.default_index)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Timeouts:
+    connect: float = 10.0
+    read: float = 30.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetryPolicy:
+    """Retries on connection errors, resets, timeouts, 429 and 5xx, with exponential backoff."""
+
+    retries: int = 3
+    backoff: float = 0.2  # seconds before the first retry; doubled each time
+    max_wait: float = 30.0  # cap on one wait, Retry-After included
+
+    def wait(self, attempt: int, retry_after: str | None = None) -> float:
+        """Seconds to wait before retry number ``attempt`` (1-based)."""
+        if retry_after is not None:
+            try:
+                return min(self.max_wait, max(0.0, float(retry_after)))
+            except ValueError:
+                pass  # an HTTP date: fall back to the backoff
+        return min(self.max_wait, self.backoff * 2.0 ** (attempt - 1))
+
+
+@dataclass(slots=True)
+class ClientStats:
+    """What the client did: requests sent (retries included), answers from the cache."""
+
+    requests: int = 0
+    cache_hits: int = 0
+    revalidated: int = 0  # 304 answers: cached page reused after a conditional request
+    retries: int = 0
+    bytes: int = 0  # body bytes received
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Reply:
+    status: int
+    reason: str
+    headers: Mapping[str, str]  # httpx.Headers: case-insensitive
+    content: bytes
+    url: str
+
+
+class _RangeUnsupported(Exception):
+    """The server answered a range request with something other than those bytes."""
+
+
+class _Cell(Generic[T]):
+    """One computation, run once, awaited by anyone (prefetch threads and callers alike)."""
+
+    __slots__ = ("_done", "_error", "_value")
+
+    def __init__(self) -> None:
+        self._done = threading.Event()
+        self._value: T | None = None
+        self._error: BaseException | None = None
+
+    def run(self, compute: Callable[[], T]) -> None:
+        try:
+            self._value = compute()
+        except BaseException as exc:
+            self._error = exc
+            if not isinstance(exc, Exception):
+                self._done.set()
+                raise
+        self._done.set()
+
+    def get(self) -> T:
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        return self._value  # type: ignore[return-value]
+
+
+class IndexClient:
+    """Artifacts and metadata from package indexes, find-links folders and the HTTP cache.
+
+    ``http`` is an httpx.Client to use (tests may hand one with a transport); by default one
+    is created on the first request (trust_env on, so HTTP(S)_PROXY and SSL_CERT_FILE work)
+    and closed by :meth:`close`. ``clock`` and ``sleep`` are the time source for cache
+    freshness and the retry waits.
+    """
+
+    def __init__(
+        self,
+        routing: Routing,
+        *,
+        http: httpx.Client | None = None,
+        cache_dir: Path | None = None,
+        offline: bool = False,
+        trusted_hosts: Iterable[str] = (),
+        netrc_path: Path | None = None,
+        timeouts: Timeouts = Timeouts(),
+        retry: RetryPolicy = RetryPolicy(),
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        workers: int = 8,
+    ) -> None:
+        self.routing = routing
+        self.stats = ClientStats()
+        self._http = http
+        self._own_http = http is None
+        self._cache = HttpCache(cache_dir) if cache_dir is not None else None
+        self._offline = offline
+        self._trusted = frozenset(h.strip().lower() for h in trusted_hosts)
+        self._netrc_path = netrc_path
+        self._netrc: Any = None
+        self._timeouts = timeouts
+        self._retry = retry
+        self._clock = clock
+        self._sleep = sleep
+        self._workers = max(1, workers)
+        self._wheelhouse = Wheelhouse(routing.find_links)
+        self._lock = threading.Lock()
+        self._stats_lock = threading.Lock()
+        self._pages: dict[NormalizedName, _Cell[tuple[Artifact, ...]]] = {}
+        self._metadata: dict[str, _Cell[CoreMetadata]] = {}
+        self._executor: Any = None
+        self._credentials: dict[str, tuple[str, str] | None] = {}
+        self._clean: dict[str, str] = {}
+        for url in (routing.default_index, *routing.indexes.values()):
+            clean, credentials = split_credentials(url)
+            self._clean[url] = clean
+            if credentials is not None:
+                self._credentials[origin(clean)] = credentials
+
+    # -- the Finder protocol -------------------------------------------------------------
+
+    def artifacts(self, project: NormalizedName | str) -> tuple[Artifact, ...]:
+        """Every file of ``project`` on the one index (or find-links folders) serving it."""
+        name = canonicalize_name(project)
+        cell, created = self._claim(self._pages, name)
+        if created:
+            cell.run(lambda: self._find(name))
+        return cell.get()
+
+    def metadata(self, artifact: Artifact) -> CoreMetadata:
+        """The core metadata of one file (PEP 658, else range requests, else download).
+
+        An sdist without PEP 658 metadata stands for its version: a wheel of that version is
+        read instead, and PackageIndexError says so when there is none.
+        """
+        cell, created = self._claim(self._metadata, artifact.url)
+        if created:
+            cell.run(lambda: self._read_metadata(artifact))
+        return cell.get()
+
+    def prefetch(self, projects: Iterable[NormalizedName | str]) -> None:
+        """Start fetching these projects' pages in the thread pool; errors surface later."""
+        for project in projects:
+            name = canonicalize_name(project)
+            cell, created = self._claim(self._pages, name)
+            if created:
+                self._submit(cell, lambda name=name: self._find(name))  # type: ignore[misc]
+
+    def prefetch_metadata(self, artifacts: Iterable[Artifact]) -> None:
+        """Start reading these files' metadata in the thread pool."""
+        for artifact in artifacts:
+            cell, created = self._claim(self._metadata, artifact.url)
+            if created:
+                self._submit(cell, lambda a=artifact: self._read_metadata(a))  # type: ignore[misc]
+
+    def close(self) -> None:
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)
+        if self._own_http and self._http is not None:
+            self._http.close()
+            self._http = None
+
+    def __enter__(self) -> IndexClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- pages ---------------------------------------------------------------------------
+
+    def page_url(self, project: str) -> str:
+        """The project page URL the client asks (credentials removed)."""
+        index = self.routing.index_for(project)
+        return f"{self._clean.get(index, index).rstrip('/')}/{canonicalize_name(project)}/"
+
+    def _find(self, project: NormalizedName) -> tuple[Artifact, ...]:
+        local = self._wheelhouse.artifacts(project)
+        if local:
+            log.debug("%s: %d files from find-links folders", project, len(local))
+            return local
+        index = self.routing.index_for(project)
+        return self._fetch_page(self._clean.get(index, index), project)
+
+    def _fetch_page(self, index: str, project: NormalizedName) -> tuple[Artifact, ...]:
+        url = f"{index.rstrip('/')}/{project}/"
+        check_index_url(url, self._trusted)
+        cached = self._cache.load_page(url) if self._cache is not None else None
+        now = self._clock()
+        if cached is not None and (self._offline or cached.is_fresh(now)):
+            self._count(cache_hits=1)
+            return self._parse(cached, project, index)
+        if self._offline:
+            raise PackageIndexError(
+                f"offline, and the project page {redact(url)} is not in the cache",
+                evidence=[f"cache: {self._cache.directory if self._cache else '(none given)'}"],
+                hint=OFFLINE_HINT,
+            )
+        headers = {"Accept": ACCEPT}
+        if cached is not None:
+            if cached.etag:
+                headers["If-None-Match"] = cached.etag
+            if cached.last_modified:
+                headers["If-Modified-Since"] = cached.last_modified
+        reply = self._send(url, headers)
+        if reply.status == 304 and cached is not None:
+            max_age = parse_max_age(reply.headers.get("cache-control"))
+            page = cached.refreshed(now, cached.max_age if max_age is None else max_age)
+            self._count(revalidated=1)
+            self._store(page)
+            return self._parse(page, project, index)
+        if reply.status == 404:
+            log.info("%s: not on %s", project, redact(index))
+            return ()
+        if reply.status != 200:
+            raise self._status_error("project page", url, reply)
+        content_type = reply.headers.get("content-type", "")
+        if page_kind(content_type) is None:
+            raise PackageIndexError(
+                f"unexpected content type from {redact(url)}: {content_type or '(none)'!r}",
+                evidence=[
+                    "expected application/vnd.pypi.simple.v1+json, "
+                    "application/vnd.pypi.simple.v1+html or text/html"
+                ],
+                hint="the index URL should be the root of a simple repository (…/simple)",
+            )
+        page = CachedPage(
+            url=url,
+            base_url=reply.url,
+            content=reply.content,
+            content_type=content_type,
+            fetched_at=now,
+            etag=reply.headers.get("etag"),
+            last_modified=reply.headers.get("last-modified"),
+            max_age=parse_max_age(reply.headers.get("cache-control")),
+        )
+        artifacts = self._parse(page, project, index)  # before storing: never cache garbage
+        self._store(page)
+        return artifacts
+
+    def _parse(self, page: CachedPage, project: NormalizedName, index: str) -> tuple[Artifact, ...]:
+        kind = page_kind(page.content_type) or "html"
+        try:
+            return parse_page(
+                page.content,
+                kind=kind,
+                page_url=page.base_url or page.url,
+                project=project,
+                index=index,
+            )
+        except MalformedPage as exc:
+            raise PackageIndexError(
+                f"malformed project page {redact(page.url)}",
+                evidence=[str(exc)],
+                hint="the index sent a damaged or truncated page; try again later",
+            ) from None
+
+    def _store(self, page: CachedPage) -> None:
+        if self._cache is not None:
+            self._cache.store_page(page)
+
+    # -- metadata ------------------------------------------------------------------------
+
+    def _read_metadata(self, artifact: Artifact) -> CoreMetadata:
+        if artifact.kind is ArtifactKind.SDIST and not artifact.has_metadata:
+            wheel = self._wheel_of_same_version(artifact)
+            if wheel is None:
+                raise PackageIndexError(
+                    f"{artifact.project} {artifact.version} has no wheel",
+                    evidence=[
+                        f"only the sdist {artifact.filename}, without PEP 658 metadata",
+                        f"listed by {redact(artifact.index)}",
+                    ],
+                    hint="building sdists is not supported: pin a version that has wheels, "
+                    "or put a wheel in a --find-links folder",
+                )
+            return self.metadata(wheel)
+        if artifact.url.startswith("file:"):
+            return self._local_metadata(artifact)
+        key = metadata_key(artifact.sha256, artifact.url)
+        if self._cache is not None:
+            cached = self._cache.load_metadata(key)
+            if cached is not None:
+                try:
+                    found = self._checked(parse_metadata(decode(cached)), artifact)
+                except PackageIndexError as exc:
+                    log.warning(
+                        "ignoring damaged cached metadata of %s: %s", artifact.filename, exc
+                    )
+                    self._cache.forget_metadata(key)
+                else:
+                    self._count(cache_hits=1)
+                    return found
+        if self._offline:
+            raise PackageIndexError(
+                f"offline, and the metadata of {artifact.filename} is not in the cache",
+                evidence=[f"file: {redact(artifact.url)}"],
+                hint=OFFLINE_HINT,
+            )
+        text = self._pep658(artifact) if artifact.has_metadata else None
+        if text is None:
+            if artifact.kind is not ArtifactKind.WHEEL:
+                raise PackageIndexError(
+                    f"{artifact.project} {artifact.version} has no wheel",
+                    evidence=[f"the metadata advertised for {artifact.filename} is missing"],
+                    hint="building sdists is not supported: pin a version that has wheels",
+                )
+            text = self._wheel_metadata(artifact)
+        found = self._checked(parse_metadata(text, source=artifact.filename), artifact)
+        if self._cache is not None:
+            self._cache.store_metadata(key, text.encode("utf-8"))
+        return found
+
+    def _wheel_of_same_version(self, sdist: Artifact) -> Artifact | None:
+        for candidate in self.artifacts(sdist.project):
+            if candidate.kind is ArtifactKind.WHEEL and candidate.version == sdist.version:
+                return candidate
+        return None
+
+    def _checked(self, found: CoreMetadata, artifact: Artifact) -> CoreMetadata:
+        if found.name != artifact.project or found.version != artifact.version:
+            raise PackageIndexError(
+                f"metadata of {artifact.filename} describes another distribution",
+                evidence=[
+                    f"file name: {artifact.project} {artifact.version}",
+                    f"METADATA:  {found.name} {found.version}",
+                ],
+            )
+        return found
+
+    def _local_metadata(self, artifact: Artifact) -> CoreMetadata:
+        path = Path(unquote(urlsplit(artifact.url).path))
+        if sys.platform == "win32" and str(path).startswith("\\"):
+            path = Path(str(path).lstrip("\\"))
+        if artifact.kind is not ArtifactKind.WHEEL:
+            raise PackageIndexError(
+                f"{artifact.project} {artifact.version} has no wheel",
+                evidence=[f"only the sdist {path}"],
+                hint="building sdists is not supported: put a wheel in the --find-links folder",
+            )
+        try:
+            with path.open("rb") as handle:
+                text = read_wheel_metadata(handle, source=str(path), project=artifact.project)
+        except OSError as exc:
+            raise PackageIndexError(f"cannot read wheel {path}", evidence=[str(exc)]) from None
+        return self._checked(parse_metadata(text, source=str(path)), artifact)
+
+    def _pep658(self, artifact: Artifact) -> str | None:
+        url = f"{artifact.url}.metadata"
+        reply = self._send(url, {})
+        if reply.status == 404:
+            log.info("advertised metadata missing: %s", redact(url))
+            return None
+        if reply.status != 200:
+            raise self._status_error("metadata file", url, reply)
+        if artifact.metadata_sha256:
+            actual = hashlib.sha256(reply.content).hexdigest()
+            if actual != artifact.metadata_sha256.lower():
+                raise PackageIndexError(
+                    f"metadata hash mismatch for {artifact.filename}",
+                    evidence=[
+                        f"the index advertises sha256={artifact.metadata_sha256}",
+                        f"{redact(url)} has sha256={actual}",
+                    ],
+                    hint="the index or a proxy served a damaged file; try again later "
+                    "or report it to the index",
+                )
+        return decode(reply.content)
+
+    def _wheel_metadata(self, artifact: Artifact) -> str:
+        """METADATA via range requests; the whole wheel when the server cannot do ranges."""
+        url = artifact.url
+        identity = {"Accept-Encoding": "identity"}
+        source = artifact.filename
+        import tempfile  # only the slow path pays for it
+
+        with tempfile.TemporaryFile() as sink:
+            reply = self._send(url, {**identity, "Range": f"bytes=-{TAIL_BYTES}"}, sink=sink)
+            if reply.status == 206:
+                span = parse_content_range(reply.headers.get("content-range"))
+                if span is not None:
+
+                    def fetch(start: int, end: int) -> bytes:
+                        more = self._send(url, {**identity, "Range": f"bytes={start}-{end}"})
+                        got = parse_content_range(more.headers.get("content-range"))
+                        if more.status != 206 or got is None or got[0] != start:
+                            raise _RangeUnsupported(f"HTTP {more.status}")
+                        return more.content
+
+                    remote = RangeFile(span[2], fetch, {span[0]: reply.content})
+                    try:
+                        return read_wheel_metadata(
+                            cast("IO[bytes]", remote), source=source, project=artifact.project
+                        )
+                    except (_RangeUnsupported, OSError) as exc:
+                        log.info("range requests failed for %s (%s): downloading", source, exc)
+            elif reply.status == 200:
+                log.info("%s ignores Range: using the whole body", redact(origin(url)))
+                return self._downloaded_metadata(sink, artifact)
+            elif reply.status not in (416, 501):
+                raise self._status_error("wheel", url, reply)
+            reply = self._send(url, identity, sink=sink)
+            if reply.status != 200:
+                raise self._status_error("wheel", url, reply)
+            return self._downloaded_metadata(sink, artifact)
+
+    def _downloaded_metadata(self, sink: IO[bytes], artifact: Artifact) -> str:
+        if artifact.sha256:
+            sink.seek(0)
+            digest = hashlib.sha256()
+            for block in iter(lambda: sink.read(1 << 20), b""):
+                digest.update(block)
+            if digest.hexdigest() != artifact.sha256.lower():
+                raise PackageIndexError(
+                    f"hash mismatch for {artifact.filename}",
+                    evidence=[
+                        f"the index advertises sha256={artifact.sha256}",
+                        f"{redact(artifact.url)} has sha256={digest.hexdigest()}",
+                    ],
+                    hint="the index or a proxy served a damaged file; try again later",
+                )
+        sink.seek(0)
+        return read_wheel_metadata(sink, source=artifact.filename, project=artifact.project)
+
+    # -- HTTP ----------------------------------------------------------------------------
+
+    def _send(
+        self, url: str, headers: Mapping[str, str], *, sink: IO[bytes] | None = None
+    ) -> _Reply:
+        """GET ``url`` with retries; a 200 body goes to ``sink`` when one is given."""
+        check_index_url(url, self._trusted)  # before any connection is made
+        httpx = import_httpx()
+        http = self._client()
+        auth = self._auth_for(url)
+        timeout = httpx.Timeout(self._timeouts.read, connect=self._timeouts.connect)
+        attempts = max(1, self._retry.retries + 1)
+        problem = ""
+        timed_out = False
+        retry_after: str | None = None
+        for attempt in range(attempts):
+            if attempt:
+                self._count(retries=1)
+                wait = self._retry.wait(attempt, retry_after)
+                log.info("retrying %s in %.2f s: %s", redact(url), wait, problem)
+                self._sleep(wait)
+            retry_after = None
+            try:
+                with http.stream(
+                    "GET",
+                    url,
+                    headers=headers,
+                    auth=auth,
+                    timeout=timeout,
+                    follow_redirects=True,
+                ) as response:
+                    self._count(requests=1)
+                    status = response.status_code
+                    log.debug("GET %s -> %d", redact(url), status)
+                    if status == 429 or status >= 500:
+                        problem = f"HTTP {status} {response.reason_phrase}".strip()
+                        retry_after = response.headers.get("retry-after")
+                        timed_out = False
+                        continue
+                    size = 0
+                    content = b""
+                    if sink is not None and status == 200:
+                        sink.seek(0)
+                        sink.truncate()
+                        for chunk in response.iter_bytes():
+                            sink.write(chunk)
+                            size += len(chunk)
+                    else:
+                        content = response.read()
+                        size = len(content)
+                    self._count(bytes=size)
+                    return _Reply(
+                        status=status,
+                        reason=response.reason_phrase,
+                        headers=response.headers,
+                        content=content,
+                        url=str(response.url),
+                    )
+            except httpx.UnsupportedProtocol as exc:
+                raise PackageIndexError(
+                    f"cannot fetch {redact(url)}", evidence=[redact(str(exc))]
+                ) from None
+            except httpx.TimeoutException as exc:
+                self._count(requests=1)
+                timed_out = True
+                problem = self._describe_timeout(exc)
+            except httpx.TransportError as exc:
+                self._count(requests=1)
+                timed_out = False
+                problem = f"{type(exc).__name__}: {redact(str(exc)) or 'connection failed'}"
+        raise PackageIndexError(
+            f"{'timed out fetching' if timed_out else 'cannot fetch'} {redact(url)}",
+            evidence=[problem, f"gave up after {attempts} attempts"],
+            hint=(
+                "the index is slow or unreachable; check the network (and HTTPS_PROXY), "
+                "or try again later"
+            ),
+        )
+
+    def _describe_timeout(self, exc: Exception) -> str:
+        name = type(exc).__name__
+        if name == "ConnectTimeout":
+            return f"no connection within {self._timeouts.connect:g} s (connect timeout)"
+        if name == "ReadTimeout":
+            return f"no answer within {self._timeouts.read:g} s (read timeout)"
+        return f"{name}: {exc}"
+
+    def _status_error(self, what: str, url: str, reply: _Reply) -> PackageIndexError:
+        if reply.status == 401:
+            hint = (
+                "the index wants credentials: put them in the index URL "
+                "(https://USER:TOKEN@host/…) or in your netrc file"
+            )
+        elif reply.status == 403:
+            hint = "the index refused access: check the credentials and the index URL"
+        else:
+            hint = "check the index URL: it should be the root of a simple repository (…/simple)"
+        return PackageIndexError(
+            f"cannot fetch {what} {redact(url)}",
+            evidence=[f"HTTP {reply.status} {reply.reason}".strip()],
+            hint=hint,
+        )
+
+    def _client(self) -> httpx.Client:
+        with self._lock:
+            if self._http is None:
+                httpx = import_httpx()
+                self._http = httpx.Client(
+                    timeout=httpx.Timeout(self._timeouts.read, connect=self._timeouts.connect),
+                    follow_redirects=True,
+                    limits=httpx.Limits(max_connections=self._workers * 2),
+                )
+            return self._http
+
+    def _auth_for(self, url: str) -> tuple[str, str] | None:
+        key = origin(url)
+        with self._lock:
+            if key in self._credentials:
+                return self._credentials[key]
+        found = self._netrc_lookup(urlsplit(url).hostname or "")
+        with self._lock:
+            self._credentials.setdefault(key, found)
+            return self._credentials[key]
+
+    def _netrc_lookup(self, host: str) -> tuple[str, str] | None:
+        if self._netrc_path is None or not host:
+            return None
+        import netrc
+
+        with self._lock:
+            if self._netrc is None:
+                try:
+                    self._netrc = netrc.netrc(str(self._netrc_path))
+                except FileNotFoundError:
+                    self._netrc = False
+                except (netrc.NetrcParseError, OSError) as exc:
+                    log.warning("ignoring unreadable netrc file %s: %s", self._netrc_path, exc)
+                    self._netrc = False
+            rc = self._netrc
+        if rc is False:
+            return None
+        entry = rc.authenticators(host)
+        if not entry:
+            return None
+        login, account, password = entry
+        return (login or account or "", password or "")
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _claim(self, table: dict[Any, _Cell[T]], key: object) -> tuple[_Cell[T], bool]:
+        with self._lock:
+            cell = table.get(key)
+            if cell is not None:
+                return cell, False
+            cell = table[key] = _Cell()
+            return cell, True
+
+    def _submit(self, cell: _Cell[Any], compute: Callable[[], Any]) -> None:
+        with self._lock:
+            if self._executor is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._executor = ThreadPoolExecutor(
+                    max_workers=self._workers, thread_name_prefix="torchlock-index"
+                )
+            executor = self._executor
+        executor.submit(cell.run, compute)
+
+    def _count(self, **amounts: int) -> None:
+        with self._stats_lock:
+            for name, amount in amounts.items():
+                setattr(self.stats, name, getattr(self.stats, name) + amount)
+
+
+def pick_metadata_artifact(artifacts: Sequence[Artifact]) -> Artifact | None:
+    """The file whose metadata stands for a version: the first wheel, else the first sdist."""
+    for artifact in artifacts:
+        if artifact.kind is ArtifactKind.WHEEL:
+            return artifact
+    return artifacts[0] if artifacts else None

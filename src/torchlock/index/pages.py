@@ -1,0 +1,236 @@
+"""Project pages of a simple repository (pure): PEP 691 JSON and PEP 503 HTML into artifacts.
+
+Relative URLs are resolved against the page URL (or an HTML ``<base href>``); the URL of a
+file is kept as the index wrote it (``%2Bcu121`` stays encoded), only its ``#sha256=``
+fragment is moved into :attr:`Artifact.sha256`. File names are decoded for parsing. Files
+that are neither wheels nor sdists, whose names do not parse, or that belong to another
+project are skipped silently.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from urllib.parse import unquote, urldefrag, urljoin, urlsplit
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import (
+    NormalizedName,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+
+from torchlock.artifacts import Artifact, ArtifactKind
+
+JSON_TYPE = "application/vnd.pypi.simple.v1+json"
+HTML_TYPES = ("application/vnd.pypi.simple.v1+html", "text/html")
+ACCEPT = f"{JSON_TYPE}, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
+
+
+class MalformedPage(ValueError):
+    """The page could not be read at all (the client turns this into a PackageIndexError)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FileEntry:
+    """One file as a page lists it, before its name is parsed."""
+
+    filename: str
+    url: str  # absolute, fragment removed
+    sha256: str | None = None
+    requires_python: str | None = None
+    yanked: str | None = None
+    has_metadata: bool = False
+    metadata_sha256: str | None = None
+    size: int | None = None
+    upload_time: str | None = None
+
+
+def page_kind(content_type: str) -> str | None:
+    """ "json", "html", or None for a content type that is neither."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media == JSON_TYPE:
+        return "json"
+    if media in HTML_TYPES:
+        return "html"
+    return None
+
+
+def parse_requires_python(text: str | None) -> SpecifierSet | None:
+    """The specifier, or None when absent or unparseable (indexes do hold junk here)."""
+    if text is None or not text.strip():
+        return None
+    try:
+        return SpecifierSet(text)
+    except InvalidSpecifier:
+        return None
+
+
+def _metadata_flag(value: object) -> tuple[bool, str | None]:
+    """PEP 658/714: ``true``, ``{"sha256": ...}`` or ``"sha256=..."``; anything falsy is no."""
+    if isinstance(value, Mapping):
+        digest = value.get("sha256")
+        return True, digest.lower() if isinstance(digest, str) and digest else None
+    if isinstance(value, str):
+        text = value.strip()
+        if not text or text.lower() == "false":
+            return False, None
+        name, sep, digest = text.partition("=")
+        if sep and name.strip().lower() == "sha256" and digest.strip():
+            return True, digest.strip().lower()
+        return True, None
+    return bool(value), None
+
+
+def _split_fragment(url: str) -> tuple[str, str | None]:
+    base, fragment = urldefrag(url)
+    name, sep, value = fragment.partition("=")
+    if sep and name.lower() == "sha256" and value:
+        return base, value.lower()
+    return base, None
+
+
+def json_entries(content: bytes | str, page_url: str) -> tuple[FileEntry, ...]:
+    """The files of a PEP 691 JSON project page."""
+    try:
+        data = json.loads(content)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedPage(f"not JSON: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("files"), list):
+        raise MalformedPage("no 'files' list in the JSON page")
+    entries: list[FileEntry] = []
+    for item in data["files"]:
+        if not isinstance(item, dict):
+            continue
+        filename, href = item.get("filename"), item.get("url")
+        if not isinstance(filename, str) or not isinstance(href, str):
+            continue
+        url, fragment_hash = _split_fragment(urljoin(page_url, href))
+        hashes = item.get("hashes")
+        sha256 = hashes.get("sha256") if isinstance(hashes, dict) else None
+        meta_value = item.get("core-metadata", item.get("dist-info-metadata", False))
+        has_metadata, metadata_sha256 = _metadata_flag(meta_value)
+        yanked_value = item.get("yanked", False)
+        yanked = yanked_value if isinstance(yanked_value, str) else ("" if yanked_value else None)
+        requires_python = item.get("requires-python")
+        size = item.get("size")
+        upload_time = item.get("upload-time")
+        entries.append(
+            FileEntry(
+                filename=filename,
+                url=url,
+                sha256=sha256.lower() if isinstance(sha256, str) and sha256 else fragment_hash,
+                requires_python=requires_python if isinstance(requires_python, str) else None,
+                yanked=yanked,
+                has_metadata=has_metadata,
+                metadata_sha256=metadata_sha256,
+                size=size if isinstance(size, int) and not isinstance(size, bool) else None,
+                upload_time=upload_time if isinstance(upload_time, str) else None,
+            )
+        )
+    return tuple(entries)
+
+
+def _anchors(text: str, page_url: str) -> tuple[str, list[dict[str, str | None]]]:
+    """(the base URL, the attributes of every <a>) of an HTML page."""
+    from html.parser import HTMLParser  # imported here: JSON pages and the warm path skip it
+
+    base = page_url
+    anchors: list[dict[str, str | None]] = []
+
+    class AnchorParser(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            nonlocal base
+            if tag == "base":
+                href = dict(attrs).get("href")
+                if href:
+                    base = urljoin(base, href)
+            elif tag == "a":
+                anchors.append(dict(attrs))
+
+    parser = AnchorParser(convert_charrefs=True)
+    parser.feed(text)
+    parser.close()
+    return base, anchors
+
+
+def html_entries(content: bytes | str, page_url: str) -> tuple[FileEntry, ...]:
+    """The files of a PEP 503 HTML project page (attribute entities such as ``&gt;`` decoded)."""
+    text = content.decode("utf-8", errors="replace") if isinstance(content, bytes) else content
+    base, anchors = _anchors(text, page_url)
+    entries: list[FileEntry] = []
+    for attrs in anchors:
+        href = attrs.get("href")
+        if not href:
+            continue
+        url, sha256 = _split_fragment(urljoin(base, href))
+        filename = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+        has_metadata, metadata_sha256 = False, None
+        for attribute in ("data-core-metadata", "data-dist-info-metadata"):  # PEP 714 order
+            if attribute in attrs:
+                raw = attrs[attribute]  # None for a bare attribute: <a data-core-metadata ...>
+                has_metadata, metadata_sha256 = (True, None) if raw is None else _metadata_flag(raw)
+                break
+        entries.append(
+            FileEntry(
+                filename=filename,
+                url=url,
+                sha256=sha256,
+                requires_python=attrs.get("data-requires-python"),
+                yanked=(attrs["data-yanked"] or "") if "data-yanked" in attrs else None,
+                has_metadata=has_metadata,
+                metadata_sha256=metadata_sha256,
+            )
+        )
+    return tuple(entries)
+
+
+def to_artifact(entry: FileEntry, project: NormalizedName, index: str) -> Artifact | None:
+    """The artifact for one listed file, or None when it is not a wheel or sdist of ``project``."""
+    name = entry.filename
+    try:
+        if name.endswith(".whl"):
+            dist, version, build, tags = parse_wheel_filename(name)
+            kind = ArtifactKind.WHEEL
+        elif name.endswith((".tar.gz", ".zip")):
+            dist, version = parse_sdist_filename(name)
+            build, tags, kind = (), frozenset(), ArtifactKind.SDIST
+        else:
+            return None
+    except ValueError:
+        return None
+    if dist != project:
+        return None
+    return Artifact(
+        project=project,
+        version=version,
+        filename=name,
+        url=entry.url,
+        index=index,
+        kind=kind,
+        tags=tags,
+        build=build,
+        sha256=entry.sha256,
+        size=entry.size,
+        requires_python=parse_requires_python(entry.requires_python),
+        yanked=entry.yanked,
+        metadata_sha256=entry.metadata_sha256,
+        has_metadata=entry.has_metadata,
+        upload_time=entry.upload_time,
+    )
+
+
+def to_artifacts(entries: Iterable[FileEntry], project: str, index: str) -> tuple[Artifact, ...]:
+    name = canonicalize_name(project)
+    found = (to_artifact(entry, name, index) for entry in entries)
+    return tuple(artifact for artifact in found if artifact is not None)
+
+
+def parse_page(
+    content: bytes | str, *, kind: str, page_url: str, project: str, index: str
+) -> tuple[Artifact, ...]:
+    """The artifacts of ``project`` on a page of ``kind`` ("json" or "html")."""
+    entries = json_entries(content, page_url) if kind == "json" else html_entries(content, page_url)
+    return to_artifacts(entries, project, index)

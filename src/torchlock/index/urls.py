@@ -1,0 +1,84 @@
+"""URL helpers (pure): credentials split off and redacted, loopback and plain-http checks."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
+
+from torchlock.errors import PackageIndexError
+
+REDACTED = "***"
+
+# scheme://user:secret@host  or  scheme://token@host (anywhere inside a longer text)
+_USERINFO_RE = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/?#@\s]+)@")
+
+
+def _redact_match(match: re.Match[str]) -> str:
+    user, sep, _ = match.group("userinfo").partition(":")
+    if sep:
+        return f"{match.group('scheme')}{user}:{REDACTED}@"
+    return f"{match.group('scheme')}{REDACTED}@"  # a lone token is the secret itself
+
+
+def redact(text: str) -> str:
+    """``text`` with the password (or lone token) of every URL in it replaced by ``***``."""
+    return _USERINFO_RE.sub(_redact_match, text)
+
+
+def split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
+    """(the URL without userinfo, (user, password) or None); both parts percent-decoded."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, None
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    clean = urlunsplit(parts._replace(netloc=hostport))
+    return clean, (unquote(user), unquote(password))
+
+
+def origin(url: str) -> str:
+    """scheme://host[:port] of ``url``, lower-cased, userinfo dropped."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    port = f":{parts.port}" if parts.port else ""
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme.lower()}://{host}{port}"
+
+
+def is_loopback(host: str) -> bool:
+    """localhost, 127.0.0.0/8 or ::1."""
+    name = host.strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def check_index_url(url: str, trusted_hosts: frozenset[str]) -> SplitResult:
+    """The parsed URL when torchlock may fetch from it; PackageIndexError before any connection.
+
+    https always; plain http only to loopback or to a host the user trusts.
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if scheme == "https" and host:
+        return parts
+    if scheme == "http" and host:
+        hostport = f"{host}:{parts.port}" if parts.port else host
+        if is_loopback(host) or host in trusted_hosts or hostport in trusted_hosts:
+            return parts
+        raise PackageIndexError(
+            f"refusing plain-http package index {redact(url)}",
+            evidence=[f"{host} is not a loopback address and not a trusted host"],
+            hint=f"use https, or pass --trusted-host {host} if you trust this network",
+        )
+    raise PackageIndexError(
+        f"unsupported package index URL {redact(url)}",
+        evidence=[f"scheme {parts.scheme or '(none)'!r}, host {host or '(none)'!r}"],
+        hint="give an https:// URL (or a local folder of wheels as --find-links)",
+    )

@@ -1,0 +1,87 @@
+"""The on-disk cache and find-links folders, with plain files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from packaging.version import Version
+
+from tests.support.wheels import build_sdist, build_wheel
+from torchlock.artifacts import ArtifactKind
+from torchlock.index.cache import CachedPage, HttpCache, metadata_key, parse_max_age
+from torchlock.index.wheelhouse import Wheelhouse, list_folder
+
+
+def _page(**changes: object) -> CachedPage:
+    values: dict[str, object] = {
+        "url": "https://index.example/simple/a/",
+        "content": b"<html></html>",
+        "content_type": "text/html",
+        "fetched_at": 1000.0,
+        "etag": '"abc"',
+        "max_age": 600.0,
+    }
+    values.update(changes)
+    return CachedPage(**values)  # type: ignore[arg-type]
+
+
+def test_page_round_trip_and_freshness(tmp_path: Path) -> None:
+    cache = HttpCache(tmp_path)
+    page = _page()
+    cache.store_page(page)
+    loaded = cache.load_page(page.url)
+    assert loaded == page
+    assert loaded.is_fresh(1599.0)
+    assert not loaded.is_fresh(1600.0)
+    assert not _page(max_age=None).is_fresh(1000.0)
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_damaged_or_foreign_entries_are_misses(tmp_path: Path) -> None:
+    cache = HttpCache(tmp_path)
+    page = _page()
+    cache.store_page(page)
+    (path,) = tmp_path.glob("pages/*.page")
+    path.write_bytes(path.read_bytes()[:-3])
+    assert cache.load_page(page.url) is None
+    path.write_bytes(b"\xff\xfe not json\n")
+    assert cache.load_page(page.url) is None
+    assert cache.load_page("https://index.example/simple/other/") is None
+
+
+def test_parse_max_age() -> None:
+    assert parse_max_age("public, max-age=600") == 600.0
+    assert parse_max_age("no-cache") == 0.0
+    assert parse_max_age("max-age=oops") == 0.0
+    assert parse_max_age(None) is None
+
+
+def test_metadata_key() -> None:
+    assert metadata_key("ABC", "u") == "sha256-abc"
+    assert metadata_key(None, "u").startswith("url-")
+
+
+def test_list_folder(tmp_path: Path) -> None:
+    build_wheel(tmp_path, "Demo.Pkg", "1.0", tags="cp310-cp310-win_amd64")
+    build_sdist(tmp_path, "demo-pkg", "1.1")
+    (tmp_path / "README.txt").write_text("not a distribution")
+    (tmp_path / "broken-.whl").write_bytes(b"")
+    found = list_folder(tmp_path)
+    assert list(found) == ["demo-pkg"]
+    wheel, sdist = found["demo-pkg"]  # type: ignore[index]
+    assert wheel.kind is ArtifactKind.WHEEL
+    assert sdist.kind is ArtifactKind.SDIST
+    assert sdist.version == Version("1.1")
+    assert wheel.url == (tmp_path / wheel.filename).resolve().as_uri()
+    assert wheel.index == tmp_path.resolve().as_uri()
+    assert wheel.size == (tmp_path / wheel.filename).stat().st_size
+    assert list_folder(tmp_path / "missing") == {}
+
+
+def test_wheelhouse_merges_folders(tmp_path: Path) -> None:
+    build_wheel(tmp_path / "a", "x", "1.0")
+    build_wheel(tmp_path / "b", "x", "2.0")
+    build_wheel(tmp_path / "b", "y", "1.0")
+    house = Wheelhouse([tmp_path / "a", tmp_path / "b"])
+    assert [str(a.version) for a in house.artifacts("x")] == ["1.0", "2.0"]  # type: ignore[arg-type]
+    assert house.artifacts("z") == ()  # type: ignore[arg-type]

@@ -1,0 +1,176 @@
+"""Project pages into artifacts: PEP 691 JSON and PEP 503 HTML, with plain values."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from packaging.specifiers import SpecifierSet
+from packaging.tags import Tag
+from packaging.version import Version
+
+from torchlock.artifacts import ArtifactKind
+from torchlock.index.pages import (
+    MalformedPage,
+    html_entries,
+    page_kind,
+    parse_page,
+    parse_requires_python,
+)
+
+PAGE = "https://index.example/simple/torch/"
+SHA = "a" * 64
+META_SHA = "b" * 64
+
+
+def _json(files: list[dict[str, object]]) -> str:
+    return json.dumps({"meta": {"api-version": "1.1"}, "name": "torch", "files": files})
+
+
+def test_json_page_with_every_field() -> None:
+    page = _json(
+        [
+            {
+                "filename": "torch-2.1.2+cu121-cp310-cp310-linux_x86_64.whl",
+                "url": "../../files/torch-2.1.2%2Bcu121-cp310-cp310-linux_x86_64.whl",
+                "hashes": {"sha256": SHA.upper()},
+                "requires-python": ">=3.8.0",
+                "core-metadata": {"sha256": META_SHA},
+                "yanked": False,
+                "size": 123,
+                "upload-time": "2024-01-01T00:00:00Z",
+            }
+        ]
+    )
+    (artifact,) = parse_page(page, kind="json", page_url=PAGE, project="torch", index="idx")
+    assert artifact.project == "torch"
+    assert artifact.version == Version("2.1.2+cu121")
+    assert (
+        artifact.url
+        == "https://index.example/files/torch-2.1.2%2Bcu121-cp310-cp310-linux_x86_64.whl"
+    )
+    assert artifact.kind is ArtifactKind.WHEEL
+    assert artifact.tags == frozenset({Tag("cp310", "cp310", "linux_x86_64")})
+    assert artifact.sha256 == SHA
+    assert artifact.requires_python == SpecifierSet(">=3.8.0")
+    assert artifact.has_metadata
+    assert artifact.metadata_sha256 == META_SHA
+    assert artifact.yanked is None
+    assert artifact.size == 123
+    assert artifact.upload_time == "2024-01-01T00:00:00Z"
+    assert artifact.index == "idx"
+
+
+@pytest.mark.parametrize(
+    ("yanked", "expected"), [(True, ""), ("broken build", "broken build"), (False, None)]
+)
+def test_json_yanked(yanked: object, expected: str | None) -> None:
+    page = _json([{"filename": "torch-1.0-py3-none-any.whl", "url": "x.whl", "yanked": yanked}])
+    (artifact,) = parse_page(page, kind="json", page_url=PAGE, project="torch", index="i")
+    assert artifact.yanked == expected
+
+
+def test_json_dist_info_metadata_fallback_and_true() -> None:
+    page = _json(
+        [
+            {"filename": "torch-1.0-py3-none-any.whl", "url": "a.whl", "dist-info-metadata": True},
+            {"filename": "torch-1.1-py3-none-any.whl", "url": "b.whl", "core-metadata": False},
+        ]
+    )
+    first, second = parse_page(page, kind="json", page_url=PAGE, project="torch", index="i")
+    assert first.has_metadata
+    assert first.metadata_sha256 is None
+    assert not second.has_metadata
+
+
+def test_json_skips_other_files_silently() -> None:
+    page = _json(
+        [
+            {"filename": "torch-1.0.exe", "url": "a"},
+            {"filename": "not a wheel.whl", "url": "b"},
+            {"filename": "numpy-1.0-py3-none-any.whl", "url": "c"},
+            {"filename": "torch-1.0.tar.gz", "url": "d"},
+            {"filename": "torch-1.0.tar.bz2", "url": "e"},
+        ]
+    )
+    (sdist,) = parse_page(page, kind="json", page_url=PAGE, project="Torch", index="i")
+    assert sdist.kind is ArtifactKind.SDIST
+    assert sdist.version == Version("1.0")
+
+
+@pytest.mark.parametrize("content", ['{"files": [', "[]", '{"meta": {}}', b"\xff\xfe"])
+def test_json_malformed(content: str | bytes) -> None:
+    with pytest.raises(MalformedPage):
+        parse_page(content, kind="json", page_url=PAGE, project="torch", index="i")
+
+
+HTML = f"""<!DOCTYPE html><html><body>
+<a href="/whl/torch-2.1.2%2Bcu121-cp310-cp310-linux_x86_64.whl#sha256={SHA}"
+   data-requires-python="&gt;=3.8.0" data-dist-info-metadata="sha256={META_SHA}">
+   torch-2.1.2+cu121-cp310-cp310-linux_x86_64.whl</a><br/>
+<a href="torch-2.0.1-cp310-none-macosx_11_0_arm64.whl" data-yanked="">x</a>
+<a href="torch-2.0.0-cp310-none-macosx_11_0_arm64.whl" data-yanked="bad &amp; broken"
+   data-core-metadata="true" data-dist-info-metadata="sha256={META_SHA}">x</a>
+<a href="torch-1.0-py3-none-any.whl#md5=abc" data-requires-python="junk!!">x</a>
+<a href="other-1.0-py3-none-any.whl">other</a>
+<a>no href</a>
+</body></html>"""
+
+
+def test_html_page() -> None:
+    plus, yanked_plain, yanked_reason, junk = parse_page(
+        HTML, kind="html", page_url=PAGE, project="torch", index="i"
+    )
+    assert plus.filename == "torch-2.1.2+cu121-cp310-cp310-linux_x86_64.whl"
+    assert plus.url == "https://index.example/whl/torch-2.1.2%2Bcu121-cp310-cp310-linux_x86_64.whl"
+    assert plus.version == Version("2.1.2+cu121")
+    assert plus.sha256 == SHA
+    assert plus.requires_python == SpecifierSet(">=3.8.0")
+    assert plus.has_metadata
+    assert plus.metadata_sha256 == META_SHA
+    assert plus.yanked is None
+    assert yanked_plain.yanked == ""
+    assert (
+        yanked_plain.url
+        == "https://index.example/simple/torch/torch-2.0.1-cp310-none-macosx_11_0_arm64.whl"
+    )
+    assert yanked_reason.yanked == "bad & broken"
+    # PEP 714: data-core-metadata wins over data-dist-info-metadata
+    assert yanked_reason.has_metadata
+    assert yanked_reason.metadata_sha256 is None
+    assert junk.requires_python is None
+    assert junk.sha256 is None
+    assert not junk.has_metadata
+
+
+def test_html_base_href() -> None:
+    page = '<base href="https://files.example/pkgs/"><a href="torch-1.0-py3-none-any.whl">x</a>'
+    (entry,) = html_entries(page, PAGE)
+    assert entry.url == "https://files.example/pkgs/torch-1.0-py3-none-any.whl"
+
+
+def test_html_bare_metadata_attribute() -> None:
+    (entry,) = html_entries('<a href="torch-1.0-py3-none-any.whl" data-core-metadata>x</a>', PAGE)
+    assert entry.has_metadata
+
+
+@pytest.mark.parametrize(
+    ("content_type", "kind"),
+    [
+        ("application/vnd.pypi.simple.v1+json", "json"),
+        ("application/vnd.pypi.simple.v1+html", "html"),
+        ("text/html; charset=utf-8", "html"),
+        ("text/plain", None),
+        ("application/json", None),
+        ("", None),
+    ],
+)
+def test_page_kind(content_type: str, kind: str | None) -> None:
+    assert page_kind(content_type) == kind
+
+
+def test_requires_python_tolerates_junk() -> None:
+    assert parse_requires_python(">=3.8, <4") == SpecifierSet(">=3.8,<4")
+    assert parse_requires_python("  ") is None
+    assert parse_requires_python(None) is None
+    assert parse_requires_python(">=3.6.*") is None

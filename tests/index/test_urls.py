@@ -1,0 +1,46 @@
+"""Credentials redacted and split off; plain http refused off loopback."""
+
+from __future__ import annotations
+
+import pytest
+
+from torchlock.errors import PackageIndexError
+from torchlock.index.urls import check_index_url, is_loopback, redact, split_credentials
+
+
+def test_redact() -> None:
+    assert redact("https://user:s3cret@host/simple") == "https://user:***@host/simple"
+    assert redact("https://tok3n@host/simple") == "https://***@host/simple"
+    assert redact("no url here") == "no url here"
+    text = "GET https://a:b@x/ then http://c:d@y/z"
+    assert redact(text) == "GET https://a:***@x/ then http://c:***@y/z"
+
+
+def test_split_credentials() -> None:
+    url, creds = split_credentials("https://us%40er:p%3Ass@host:8443/simple")
+    assert url == "https://host:8443/simple"
+    assert creds == ("us@er", "p:ss")
+    assert split_credentials("https://host/simple") == ("https://host/simple", None)
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [("localhost", True), ("127.0.0.1", True), ("127.8.9.1", True), ("::1", True),
+     ("[::1]", True), ("10.0.0.1", False), ("index.invalid", False)],
+)  # fmt: skip
+def test_is_loopback(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
+
+
+def test_plain_http_refused_unless_loopback_or_trusted() -> None:
+    check_index_url("http://127.0.0.1:8080/simple", frozenset())
+    check_index_url("https://index.invalid/simple", frozenset())
+    check_index_url("http://index.invalid/simple", frozenset({"index.invalid"}))
+    with pytest.raises(PackageIndexError) as caught:
+        check_index_url("http://u:pw@index.invalid/simple", frozenset())
+    message = str(caught.value)
+    assert message.startswith("refusing plain-http package index http://u:***@index.invalid")
+    assert "--trusted-host index.invalid" in message
+    assert "pw" not in message.replace("plain-http", "")
+    with pytest.raises(PackageIndexError, match="unsupported package index URL"):
+        check_index_url("ftp://index.invalid/simple", frozenset())

@@ -1,0 +1,325 @@
+"""What the resolver chooses between: the releases of a project as the target sees them.
+
+Pure code over plain values. A *release* is one version of a project with the files that
+can serve the target (compatible wheel tags and Requires-Python), best first. Whether a
+release becomes a *candidate* depends on what is asked of it (yanked files only for an
+exact ``==`` pin, pre-releases only when a specifier names one), see :func:`candidates`.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.tags import Tag
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
+
+from torchlock.artifacts import Artifact, ArtifactKind
+
+VARIANT = "#variant"  # identifier of the virtual project that carries the variant label
+PYTHON = "#python"  # identifier of the virtual project that stands for the target's Python
+NO_VARIANT = "none"  # the variant label of a build without a local version label
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TargetFacts:
+    """What the target supports: wheel tags (most preferred first), Python, marker environment."""
+
+    tags: tuple[Tag, ...]
+    python_version: Version
+    environment: Mapping[str, str]
+    _rank: dict[Tag, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        rank: dict[Tag, int] = {}
+        for index, tag in enumerate(self.tags):
+            rank.setdefault(tag, index)
+        object.__setattr__(self, "_rank", rank)
+
+    def rank(self, artifact: Artifact) -> int | None:
+        """The wheel's best tag position (lower is better); None when no tag fits."""
+        ranks = [self._rank[tag] for tag in artifact.tags if tag in self._rank]
+        return min(ranks) if ranks else None
+
+    def python_accepts(self, specifier: SpecifierSet | None) -> bool:
+        return specifier is None or specifier.contains(self.python_version, prereleases=True)
+
+    def describe(self) -> str:
+        """E.g. ``Python 3.10, linux-x86_64 tags``."""
+        python = f"Python {self.python_version.major}.{self.python_version.minor}"
+        system = self.environment.get("sys_platform", "")
+        machine = self.environment.get("platform_machine", "")
+        platform = "-".join(part for part in (system, machine) if part)
+        return f"{python}, {platform} tags" if platform else python
+
+
+class Unusable(enum.Enum):
+    """Why a release has no file for the target."""
+
+    NO_WHEEL = "no wheel for this target"
+    REQUIRES_PYTHON = "requires another Python"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Release:
+    """One version of a project: the files that can serve the target, best first."""
+
+    version: Version
+    usable: tuple[Artifact, ...]  # compatible and Requires-Python fits; yanked files included
+    requires_python: tuple[SpecifierSet, ...] = ()  # what excluded otherwise-fitting files
+
+    @property
+    def unusable(self) -> Unusable | None:
+        if self.usable:
+            return None
+        return Unusable.REQUIRES_PYTHON if self.requires_python else Unusable.NO_WHEEL
+
+    @property
+    def yanked_only(self) -> bool:
+        return bool(self.usable) and all(a.yanked is not None for a in self.usable)
+
+    def files(self, *, pinned: bool) -> tuple[Artifact, ...]:
+        """The files a candidate of this release may use (PEP 592 for yanked ones)."""
+        kept = tuple(a for a in self.usable if a.yanked is None)
+        if kept or not pinned:
+            return kept
+        return self.usable
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProjectReleases:
+    """Every release of one project, newest first."""
+
+    project: NormalizedName
+    releases: tuple[Release, ...]
+    sdists_considered: bool  # the project has no wheel at all, so its sdists are candidates
+
+    @property
+    def versions(self) -> tuple[Version, ...]:
+        return tuple(r.version for r in self.releases)
+
+
+def _build_key(artifact: Artifact) -> tuple[int, str]:
+    return artifact.build if artifact.build else (-1, "")
+
+
+def evaluate_project(
+    project: NormalizedName, artifacts: Iterable[Artifact], facts: TargetFacts
+) -> ProjectReleases:
+    """Group ``artifacts`` by version and keep, per version, the files that fit the target.
+
+    Wheels are ranked by the target's tag order, then by highest build tag; the file name
+    breaks the remaining ties, so the input order never matters. Sdists count only when
+    the project lists no wheel at all.
+    """
+    files = sorted(artifacts, key=lambda a: a.filename)
+    sdists_considered = not any(a.kind is ArtifactKind.WHEEL for a in files)
+    by_version: dict[Version, list[Artifact]] = {}
+    for artifact in files:
+        by_version.setdefault(artifact.version, []).append(artifact)
+
+    releases = []
+    for version in sorted(by_version, reverse=True):
+        fitting: list[tuple[int, Artifact]] = []
+        for artifact in by_version[version]:
+            if artifact.kind is ArtifactKind.WHEEL:
+                rank = facts.rank(artifact)
+                if rank is not None:
+                    fitting.append((rank, artifact))
+            elif sdists_considered:
+                fitting.append((0, artifact))
+        usable = [(r, a) for r, a in fitting if facts.python_accepts(a.requires_python)]
+        excluded = [a for _, a in fitting if not facts.python_accepts(a.requires_python)]
+        excluded_by_python = sorted({str(a.requires_python) for a in excluded})
+        usable.sort(key=lambda pair: _build_key(pair[1]), reverse=True)
+        usable.sort(key=lambda pair: pair[0])
+        releases.append(
+            Release(
+                version=version,
+                usable=tuple(a for _, a in usable),
+                requires_python=tuple(SpecifierSet(s) for s in excluded_by_python),
+            )
+        )
+    return ProjectReleases(
+        project=project, releases=tuple(releases), sdists_considered=sdists_considered
+    )
+
+
+# --- requirements and candidates as the resolver sees them ---------------------------------
+
+
+def _extras_suffix(extras: frozenset[NormalizedName]) -> str:
+    return "[" + ",".join(sorted(extras)) + "]" if extras else ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProjectNeed:
+    """A requirement on a project (with extras), or on the exact base of an extras candidate."""
+
+    project: NormalizedName
+    extras: frozenset[NormalizedName] = frozenset()
+    specifier: SpecifierSet = field(default_factory=SpecifierSet)
+    exact: Version | None = None  # the base of an extras candidate: that very version
+
+    @classmethod
+    def from_requirement(cls, requirement: Requirement) -> ProjectNeed:
+        return cls(
+            project=canonicalize_name(requirement.name),
+            extras=frozenset(canonicalize_name(e) for e in requirement.extras),
+            specifier=requirement.specifier,
+        )
+
+    @property
+    def identifier(self) -> str:
+        return self.project + _extras_suffix(self.extras)
+
+    @property
+    def text(self) -> str:
+        """The requirement as a person writes it, e.g. ``torch==2.1.2``."""
+        if self.exact is not None:
+            return f"{self.identifier}=={self.exact}"
+        return f"{self.identifier}{self.specifier}"
+
+    @property
+    def allows_prereleases(self) -> bool:
+        return self.specifier.prereleases is True
+
+    @property
+    def is_pinned(self) -> bool:
+        return self.exact is not None or any(
+            s.operator in ("==", "===") and not s.version.endswith(".*") for s in self.specifier
+        )
+
+    def admits(self, version: Version, *, prereleases: bool) -> bool:
+        if self.exact is not None:
+            return version == self.exact
+        return self.specifier.contains(version, prereleases=prereleases)
+
+    def pins(self, version: Version) -> bool:
+        """Whether this requirement pins exactly ``version`` (``==``, no wildcard; PEP 592)."""
+        if self.exact is not None:
+            return version == self.exact
+        return any(
+            s.operator in ("==", "===")
+            and not s.version.endswith(".*")
+            and s.contains(version, prereleases=True)
+            for s in self.specifier
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VariantNeed:
+    """A requirement on the virtual variant project: the build must carry ``label``."""
+
+    label: str
+
+    @property
+    def identifier(self) -> str:
+        return VARIANT
+
+    @property
+    def text(self) -> str:
+        return f"variant {self.label}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PythonNeed:
+    """A Requires-Python found only in a file's metadata (not on the index page)."""
+
+    specifier: SpecifierSet
+
+    @property
+    def identifier(self) -> str:
+        return PYTHON
+
+    @property
+    def text(self) -> str:
+        return f"Python {self.specifier}"
+
+
+Need = ProjectNeed | VariantNeed | PythonNeed
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProjectCandidate:
+    """One version of a project (with extras, for an extras candidate) and its files."""
+
+    project: NormalizedName
+    version: Version
+    extras: frozenset[NormalizedName] = frozenset()
+    artifacts: tuple[Artifact, ...] = field(compare=False)  # best first
+
+    @property
+    def identifier(self) -> str:
+        return self.project + _extras_suffix(self.extras)
+
+    @property
+    def artifact(self) -> Artifact:
+        return self.artifacts[0]
+
+    @property
+    def variant(self) -> str:
+        return self.version.local or NO_VARIANT
+
+    def __str__(self) -> str:
+        return f"{self.identifier} {self.version}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VariantCandidate:
+    label: str
+
+    @property
+    def identifier(self) -> str:
+        return VARIANT
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PythonCandidate:
+    version: Version
+
+    @property
+    def identifier(self) -> str:
+        return PYTHON
+
+
+Candidate = ProjectCandidate | VariantCandidate | PythonCandidate
+
+
+def candidates(
+    releases: ProjectReleases,
+    needs: Sequence[ProjectNeed],
+    *,
+    variant: str | None = None,
+) -> list[ProjectCandidate]:
+    """The candidates that satisfy every one of ``needs`` (all for the same identifier).
+
+    Pre-releases count when any of the needs names one (as pip does); yanked files only
+    for a version one of them pins with ``==``. Newest first; with ``variant`` (a label, or
+    :data:`NO_VARIANT`), builds carrying it come before the others.
+    """
+    if not needs:
+        return []
+    extras = needs[0].extras
+    prereleases = any(n.allows_prereleases for n in needs)
+    found = []
+    for release in releases.releases:
+        if not all(n.admits(release.version, prereleases=prereleases) for n in needs):
+            continue
+        files = release.files(pinned=any(n.pins(release.version) for n in needs))
+        if files:
+            found.append(
+                ProjectCandidate(
+                    project=releases.project,
+                    version=release.version,
+                    extras=extras,
+                    artifacts=files,
+                )
+            )
+    if variant is not None:
+        found.sort(key=lambda c: c.variant != variant)
+    return found

@@ -1,0 +1,240 @@
+"""The resolvelib provider: resolvelib runs the search, this class knows the packages.
+
+resolvelib is never imported at module level (it is a heavy import, see DESIGN.md): the
+provider and reporter satisfy resolvelib's interfaces by shape, and name their base
+classes only for the type checker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from packaging.utils import NormalizedName
+
+from torchlock.artifacts import Artifact, CoreMetadata
+from torchlock.resolver.candidates import (
+    NO_VARIANT,
+    PYTHON,
+    VARIANT,
+    Candidate,
+    Need,
+    ProjectCandidate,
+    ProjectNeed,
+    ProjectReleases,
+    PythonCandidate,
+    PythonNeed,
+    TargetFacts,
+    VariantCandidate,
+    VariantNeed,
+    candidates,
+    evaluate_project,
+)
+from torchlock.resolver.finder import Finder
+from torchlock.resolver.markers import applies
+
+if TYPE_CHECKING:
+    from resolvelib import AbstractProvider, BaseReporter
+    from resolvelib.structs import RequirementInformation
+
+    _ProviderBase = AbstractProvider[Need, Candidate, str]
+    _ReporterBase = BaseReporter[Need, Candidate, str]
+    Information = RequirementInformation[Need, Candidate]
+else:
+    _ProviderBase = object
+    _ReporterBase = object
+    Information = Any
+
+Preference = tuple[bool, int, str]
+
+
+class Provider(_ProviderBase):
+    """Answers resolvelib's questions from a :class:`Finder` and the target's facts."""
+
+    def __init__(
+        self,
+        *,
+        finder: Finder,
+        facts: TargetFacts,
+        variant: str | None,
+        variant_projects: frozenset[NormalizedName],
+    ) -> None:
+        self.finder = finder
+        self.facts = facts
+        self.variant = variant
+        self.variant_projects = variant_projects
+        self._releases: dict[NormalizedName, ProjectReleases] = {}
+        self._metadata: dict[Artifact, CoreMetadata] = {}
+        self._dependencies: dict[ProjectCandidate, tuple[Need, ...]] = {}
+
+    @property
+    def variant_label(self) -> str:
+        return self.variant if self.variant is not None else NO_VARIANT
+
+    # --- what the provider knows, also used to explain failures ----------------------------
+
+    def releases(self, project: NormalizedName) -> ProjectReleases:
+        known = self._releases.get(project)
+        if known is None:
+            known = evaluate_project(project, self.finder.artifacts(project), self.facts)
+            self._releases[project] = known
+        return known
+
+    def metadata(self, candidate: ProjectCandidate) -> CoreMetadata:
+        known = self._metadata.get(candidate.artifact)
+        if known is None:
+            known = self.finder.metadata(candidate.artifact)
+            self._metadata[candidate.artifact] = known
+        return known
+
+    def dependencies(self, candidate: ProjectCandidate) -> tuple[Need, ...]:
+        """What ``candidate`` requires on the target (markers evaluated, extras applied)."""
+        known = self._dependencies.get(candidate)
+        if known is not None:
+            return known
+        metadata = self.metadata(candidate)
+        needs: list[Need] = []
+        if not self.facts.python_accepts(metadata.requires_python):
+            assert metadata.requires_python is not None
+            needs.append(PythonNeed(specifier=metadata.requires_python))
+        environment = self.facts.environment
+        owner = str(candidate)
+        if candidate.extras:
+            needs.append(ProjectNeed(project=candidate.project, exact=candidate.version))
+            for requirement in metadata.requires_dist:
+                if applies(
+                    requirement.marker, environment, extras=candidate.extras, owner=owner
+                ) and not applies(requirement.marker, environment, owner=owner):
+                    needs.append(ProjectNeed.from_requirement(requirement))
+        else:
+            for requirement in metadata.requires_dist:
+                if not applies(requirement.marker, environment, owner=owner):
+                    continue
+                need = ProjectNeed.from_requirement(requirement)
+                if need.project == candidate.project and not need.extras:
+                    continue  # a project requiring itself adds nothing
+                needs.append(need)
+        known = tuple(needs)
+        self._dependencies[candidate] = known
+        projects = sorted({n.project for n in known if isinstance(n, ProjectNeed)})
+        if projects:
+            self.finder.prefetch(projects)
+        return known
+
+    def candidates_for(self, needs: Sequence[ProjectNeed]) -> list[ProjectCandidate]:
+        project = needs[0].project
+        variant = self.variant_label if project in self.variant_projects else None
+        return candidates(self.releases(project), needs, variant=variant)
+
+    # --- resolvelib's interface -----------------------------------------------------------
+
+    def identify(self, requirement_or_candidate: Need | Candidate) -> str:
+        return requirement_or_candidate.identifier
+
+    def get_preference(
+        self,
+        identifier: str,
+        resolutions: Mapping[str, Candidate],
+        candidates: Mapping[str, Iterator[Candidate]],
+        information: Mapping[str, Iterator[Information]],
+        backtrack_causes: Sequence[Information],
+    ) -> Preference:
+        """Exact pins first, then projects with fewer candidates, then by name."""
+        pinned = any(
+            not isinstance(i.requirement, ProjectNeed) or i.requirement.is_pinned
+            for i in information[identifier]
+        )
+        count = sum(1 for _ in candidates[identifier])
+        return (not pinned, count, identifier)
+
+    def narrow_requirement_selection(
+        self,
+        identifiers: Iterable[str],
+        resolutions: Mapping[str, Candidate],
+        candidates: Mapping[str, Iterator[Candidate]],
+        information: Mapping[str, Iterator[Information]],
+        backtrack_causes: Sequence[Information],
+    ) -> Iterable[str]:
+        return identifiers  # get_preference decides among all of them
+
+    def find_matches(
+        self,
+        identifier: str,
+        requirements: Mapping[str, Iterator[Need]],
+        incompatibilities: Mapping[str, Iterator[Candidate]],
+    ) -> list[Candidate]:
+        needs = list(requirements[identifier])
+        excluded = set(incompatibilities[identifier])
+        found: list[Candidate]
+        if identifier == VARIANT:
+            labels = {n.label for n in needs if isinstance(n, VariantNeed)}
+            found = [VariantCandidate(label=label) for label in labels] if len(labels) == 1 else []
+        elif identifier == PYTHON:
+            fits = all(
+                isinstance(n, PythonNeed) and self.facts.python_accepts(n.specifier) for n in needs
+            )
+            found = [PythonCandidate(version=self.facts.python_version)] if fits else []
+        else:
+            found = list(self.candidates_for([n for n in needs if isinstance(n, ProjectNeed)]))
+        return [c for c in found if c not in excluded]
+
+    def is_satisfied_by(self, requirement: Need, candidate: Candidate) -> bool:
+        if isinstance(requirement, ProjectNeed):
+            return (
+                isinstance(candidate, ProjectCandidate)
+                and candidate.identifier == requirement.identifier
+                and requirement.admits(candidate.version, prereleases=True)
+            )
+        if isinstance(requirement, VariantNeed):
+            return isinstance(candidate, VariantCandidate) and candidate.label == requirement.label
+        return isinstance(candidate, PythonCandidate) and self.facts.python_accepts(
+            requirement.specifier
+        )
+
+    def get_dependencies(self, candidate: Candidate) -> Iterable[Need]:
+        if not isinstance(candidate, ProjectCandidate):
+            return ()
+        return self._dependencies_lazily(candidate)
+
+    def _dependencies_lazily(self, candidate: ProjectCandidate) -> Iterator[Need]:
+        # The variant comes first and costs nothing: a build of the wrong variant is
+        # rejected by resolvelib before its metadata is ever fetched.
+        if candidate.project in self.variant_projects and not candidate.extras:
+            yield VariantNeed(label=candidate.variant)
+        yield from self.dependencies(candidate)
+
+
+class Reporter(_ReporterBase):
+    """Remembers who asked for what, to tell the chain behind a conflict."""
+
+    def __init__(self) -> None:
+        self.requested: dict[str, list[tuple[Need, Candidate | None]]] = {}
+        self._seen: set[tuple[Need, Candidate | None]] = set()
+
+    def adding_requirement(self, requirement: Need, parent: Candidate | None) -> None:
+        key = (requirement, parent)
+        if key not in self._seen:
+            self._seen.add(key)
+            self.requested.setdefault(requirement.identifier, []).append(key)
+
+    # resolvelib calls every hook by name; the others have nothing to do here.
+    def starting(self) -> None:
+        pass
+
+    def starting_round(self, index: int) -> None:
+        pass
+
+    def ending_round(self, index: int, state: Any) -> None:
+        pass
+
+    def ending(self, state: Any) -> None:
+        pass
+
+    def resolving_conflicts(self, causes: Any) -> None:
+        pass
+
+    def rejecting_candidate(self, criterion: Any, candidate: Candidate) -> None:
+        pass
+
+    def pinning(self, candidate: Candidate) -> None:
+        pass

@@ -6,14 +6,22 @@ values; the CLI renders them.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-from torchlock.errors import NoCandidateError
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+from torchlock.errors import InputError, NoCandidateError
 from torchlock.matrix.load import load_matrix
 from torchlock.matrix.report import summarize_exclusions
 from torchlock.matrix.request import build_request
-from torchlock.matrix.select import Selection, select
+from torchlock.matrix.select import Candidate, Selection, select
+from torchlock.resolver.result import Resolution
 from torchlock.system.model import HostReport
 from torchlock.target import DriverVersion, Platform
 
@@ -67,3 +75,175 @@ def choose_build(inputs: SelectionInputs, *, detect: Detect) -> Selection:
             hint="relax --torch, --variant or --python, or use a newer driver",
         )
     return selection
+
+
+# --- solve -------------------------------------------------------------------------------
+
+TORCH_FAMILY = frozenset({"torch", "torchvision", "torchaudio"})
+
+
+class TorchIndex(enum.Enum):
+    AUTO = "auto"  # the default index when it serves the chosen build, else the PyTorch index
+    PYTORCH = "pytorch"
+    DEFAULT = "default"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IndexSettings:
+    """Where packages come from; the CLI fills it from options and pip's configuration."""
+
+    default_index: str
+    default_index_source: str
+    torch_index: TorchIndex = TorchIndex.AUTO
+    mirror: str | None = None
+    find_links: tuple[Path, ...] = ()
+    trusted_hosts: tuple[str, ...] = ()
+    offline: bool = False
+    cache_dir: Path | None = None
+    netrc_path: Path | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SolveInputs:
+    selection: SelectionInputs
+    platforms: tuple[Platform, ...]  # targets; empty: the selection's platform
+    requirements: tuple[Requirement, ...] = ()  # the user's own, besides the torch triple
+    indexes: IndexSettings
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TargetSolution:
+    platform: Platform
+    python: str
+    candidate: Candidate  # the torch build for this platform
+    torch_index: str  # where the torch family comes from
+    default_index: str
+    resolution: Resolution
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Solution:
+    selection: Selection
+    targets: tuple[TargetSolution, ...]
+    requests: int  # HTTP requests made (retries included)
+
+
+def solve(inputs: SolveInputs, *, detect: Detect, http: Any = None) -> Solution:
+    """Choose the build, then resolve the whole closure for each target platform."""
+    from torchlock.index.client import IndexClient, Routing
+    from torchlock.index.tags import marker_environment, supported_tags
+    from torchlock.resolver.resolve import resolve
+
+    selection = choose_build(inputs.selection, detect=detect)
+    platforms = inputs.platforms or (inputs.selection.platform,)
+    python = str(selection.request.python)
+    settings = inputs.indexes
+    targets = []
+    requests = 0
+    for platform in platforms:
+        candidate = _candidate_for(selection, inputs.selection, platform, detect)
+        torch_index, variant = _torch_source(candidate, platform, settings)
+        routing = Routing(
+            default_index=settings.default_index,
+            indexes={} if torch_index is None else dict.fromkeys(TORCH_FAMILY, torch_index),
+            find_links=settings.find_links,
+        )
+        client = IndexClient(
+            routing,
+            http=http,
+            cache_dir=settings.cache_dir,
+            offline=settings.offline,
+            trusted_hosts=settings.trusted_hosts,
+            netrc_path=settings.netrc_path,
+        )
+        try:
+            resolution = resolve(
+                [*_triple(candidate), *inputs.requirements],
+                finder=client,
+                environment=marker_environment(python, platform.key),
+                tags=supported_tags(python, platform.key),
+                python_version=Version(f"{python.rstrip('t')}.0"),
+                variant=variant,
+                variant_projects=frozenset(canonicalize_name(n) for n in TORCH_FAMILY),
+            )
+        finally:
+            client.close()
+        requests += client.stats.requests
+        targets.append(
+            TargetSolution(
+                platform=platform,
+                python=python,
+                candidate=candidate,
+                torch_index=torch_index or settings.default_index,
+                default_index=settings.default_index,
+                resolution=resolution,
+            )
+        )
+    return Solution(selection=selection, targets=tuple(targets), requests=requests)
+
+
+def _triple(candidate: Candidate) -> list[Requirement]:
+    release = candidate.release
+    pins = [f"torch=={release.torch}"]
+    if release.torchvision is not None:
+        pins.append(f"torchvision=={release.torchvision}")
+    if release.torchaudio is not None:
+        pins.append(f"torchaudio=={release.torchaudio}")
+    return [Requirement(p) for p in pins]
+
+
+def _candidate_for(
+    selection: Selection, inputs: SelectionInputs, platform: Platform, detect: Detect
+) -> Candidate:
+    """The build for one target: the recommended one, re-selected for another platform."""
+    best = selection.recommended
+    assert best is not None
+    if platform == selection.request.platform:
+        return best
+    other = choose_build(
+        SelectionInputs(
+            platform=platform,
+            python=inputs.python,
+            driver=str(selection.request.driver) if selection.request.driver else "none",
+            gpu_cc=[str(g) for g in selection.request.gpus],
+            torch=f"=={best.torch}",
+            variant=inputs.variant,
+            policy=inputs.policy,
+        ),
+        detect=detect,
+    )
+    found = other.recommended
+    assert found is not None
+    return found
+
+
+def _torch_source(
+    candidate: Candidate, platform: Platform, settings: IndexSettings
+) -> tuple[str | None, str | None]:
+    """(index URL for the torch family or None for the default index, local variant label)."""
+    from torchlock.matrix.mirrors import (
+        IndexLayout,
+        mirror_by_name,
+        official_pytorch_index,
+        pytorch_index_for,
+    )
+
+    variant = candidate.variant.name
+    served = candidate.release.default_variant.get(platform.key)
+    on_default = served == variant
+    mode = settings.torch_index
+    if mode is TorchIndex.DEFAULT and not on_default:
+        raise InputError(
+            f"the default index does not serve the {variant} build of torch "
+            f"{candidate.torch} for {platform}",
+            evidence=[f"its {platform} wheel of torch {candidate.torch} is {served or 'absent'}"],
+            hint="use --torch-index pytorch (or auto), or --variant " + (served or "cpu"),
+        )
+    if mode is TorchIndex.DEFAULT or (mode is TorchIndex.AUTO and on_default):
+        return (None, None)
+    index = official_pytorch_index(variant)
+    if settings.mirror is not None:
+        mirrored = pytorch_index_for(mirror_by_name(settings.mirror), variant)
+        if mirrored is not None and mirrored.layout is IndexLayout.SIMPLE:
+            index = mirrored
+    return (index.url, variant)

@@ -29,6 +29,11 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
         "matrix",
         "Pick the torch/torchvision/torchaudio triple and CUDA variant for a driver and GPU.",
     ),
+    "solve": (
+        "torchlock.cli.solve",
+        "solve_command",
+        "Choose the build and resolve its whole dependency closure against the indexes.",
+    ),
 }
 
 

@@ -1,0 +1,328 @@
+"""`torchlock solve`: choose the build and resolve the whole closure against real indexes."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from packaging.requirements import InvalidRequirement, Requirement
+
+from torchlock.cli.options import (
+    default_python,
+    detect_gpus,
+    driver_option,
+    driver_setting,
+    host_platform,
+)
+from torchlock.errors import InputError
+from torchlock.matrix.report import candidate_doc, selection_doc
+from torchlock.target import Platform
+from torchlock.workflows import (
+    IndexSettings,
+    SelectionInputs,
+    Solution,
+    SolveInputs,
+    TargetSolution,
+    TorchIndex,
+    solve,
+)
+
+
+@click.command("solve")
+@driver_option
+@click.option(
+    "--os", "os_name", metavar="linux|windows|macos", help="Target OS. Default: this host's."
+)
+@click.option("--arch", metavar="x86_64|aarch64", help="Target architecture. Default: this host's.")
+@click.option(
+    "--gpu-cc",
+    multiple=True,
+    metavar="X.Y",
+    help="Compute capability of a target GPU (repeatable).",
+)
+@click.option(
+    "--python", metavar="X.Y", help="Target Python. Default: the Python torchlock runs on."
+)
+@click.option("--torch", "torch_spec", metavar="SPEC", help="torch version or range.")
+@click.option("--variant", metavar="NAME", help="Force a build variant: cpu, cu118, cu121, ...")
+@click.option("--policy", default="compat", show_default=True, metavar="compat|strict")
+@click.option(
+    "--with", "with_reqs", multiple=True, metavar="REQ", help="An extra requirement (repeatable)."
+)
+@click.option(
+    "-r",
+    "--requirements",
+    "req_files",
+    multiple=True,
+    metavar="FILE",
+    help="A requirements file of extra requirements (repeatable).",
+)
+@click.option(
+    "--platform",
+    "platforms",
+    multiple=True,
+    metavar="linux-64|linux-aarch64|win-64",
+    help="Target platform to resolve for (repeatable). Default: the --os/--arch target.",
+)
+@click.option("--index-url", metavar="URL", help="Default index. Default: pip's configured index.")
+@click.option("--mirror", metavar="NAME", help="A named mirror (tuna, ustc, aliyun, sjtu, ...).")
+@click.option(
+    "--torch-index",
+    type=click.Choice([m.value for m in TorchIndex]),
+    default="auto",
+    show_default=True,
+    help="Where the torch family comes from: auto (the default index when it serves the "
+    "chosen build), pytorch (the PyTorch index of the variant), default.",
+)
+@click.option(
+    "--find-links", multiple=True, metavar="DIR", help="A local folder of wheels, searched first."
+)
+@click.option("--trusted-host", multiple=True, metavar="HOST", help="Allow plain http for HOST.")
+@click.option(
+    "--offline", is_flag=True, help="Use the HTTP cache only; fail naming what is missing."
+)
+@click.option(
+    "--cache-dir",
+    metavar="DIR",
+    help="HTTP cache. Default: $TORCHLOCK_CACHE_DIR or the user cache.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def solve_command(
+    driver: str | None,
+    os_name: str | None,
+    arch: str | None,
+    gpu_cc: tuple[str, ...],
+    python: str | None,
+    torch_spec: str | None,
+    variant: str | None,
+    policy: str,
+    with_reqs: tuple[str, ...],
+    req_files: tuple[str, ...],
+    platforms: tuple[str, ...],
+    index_url: str | None,
+    mirror: str | None,
+    torch_index: str,
+    find_links: tuple[str, ...],
+    trusted_host: tuple[str, ...],
+    offline: bool,
+    cache_dir: str | None,
+    as_json: bool,
+) -> None:
+    """Pick the torch build for the target and resolve every package it needs.
+
+    The torch family comes from the index that serves the chosen build; every
+    other project from the default index (pip's configured one unless
+    --index-url or --mirror says otherwise). Each project comes from exactly one
+    index. Several --platform values resolve several targets in one run.
+    """
+    targets = tuple(Platform.parse(p) for p in platforms)
+    primary = host_platform(os_name, arch) if (os_name or arch or not targets) else targets[0]
+    requirements = [*(_requirement(r, "--with") for r in with_reqs)]
+    for name in req_files:
+        requirements.extend(_read_requirements(Path(name)))
+    settings = _index_settings(
+        index_url=index_url,
+        mirror=mirror,
+        torch_index=TorchIndex(torch_index),
+        find_links=find_links,
+        trusted_hosts=trusted_host,
+        offline=offline,
+        cache_dir=cache_dir,
+    )
+    solution = solve(
+        SolveInputs(
+            selection=SelectionInputs(
+                platform=primary,
+                python=python or default_python(),
+                driver=driver_setting(driver),
+                gpu_cc=gpu_cc,
+                torch=torch_spec,
+                variant=variant,
+                policy=policy,
+            ),
+            platforms=targets,
+            requirements=tuple(requirements),
+            indexes=settings,
+        ),
+        detect=detect_gpus,
+    )
+    if as_json:
+        click.echo(json.dumps(solution_doc(solution), indent=2))
+    else:
+        _print(solution)
+
+
+def _requirement(text: str, where: str) -> Requirement:
+    try:
+        return Requirement(text)
+    except InvalidRequirement as exc:
+        raise InputError(f"malformed requirement {text!r} ({where})", evidence=[str(exc)]) from None
+
+
+def _read_requirements(path: Path) -> list[Requirement]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read requirements file {str(path)!r}: {exc.strerror}") from None
+    found = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.split(" #", 1)[0].strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("-"):
+            raise InputError(
+                f"{path}:{number}: option lines are not supported in requirements files: {line!r}",
+                hint="give index options on the command line (--index-url, --find-links)",
+            )
+        found.append(_requirement(line, f"{path}:{number}"))
+    return found
+
+
+def _index_settings(
+    *,
+    index_url: str | None,
+    mirror: str | None,
+    torch_index: TorchIndex,
+    find_links: tuple[str, ...],
+    trusted_hosts: tuple[str, ...],
+    offline: bool,
+    cache_dir: str | None,
+) -> IndexSettings:
+    from torchlock.matrix.mirrors import mirror_by_name
+    from torchlock.pipconfig import default_index, pip_default_index, read_pip_settings
+
+    pip = read_pip_settings(
+        os.environ,
+        _read_text,
+        _system(),
+        str(Path.home()),
+        sys.prefix,
+    )
+    if index_url is not None:
+        url, source = index_url, "--index-url"
+    elif mirror is not None:
+        chosen = mirror_by_name(mirror)
+        if chosen.pypi is None:
+            raise InputError(f"mirror {mirror!r} does not mirror the general packages")
+        url, source = chosen.pypi.url, f"--mirror {mirror}"
+    else:
+        url, source = default_index(pip, pip_default_index())
+    # Only the index comes from pip's configuration: a wheelhouse wins over every index,
+    # so it is used only when named on the command line.
+    folders = list(find_links)
+    for folder in folders:
+        if not Path(folder).is_dir():
+            raise InputError(f"--find-links folder {folder!r} does not exist")
+    return IndexSettings(
+        default_index=url,
+        default_index_source=source,
+        torch_index=torch_index,
+        mirror=mirror,
+        find_links=tuple(Path(f) for f in folders),
+        trusted_hosts=(*trusted_hosts, *pip.trusted_hosts),
+        offline=offline,
+        cache_dir=Path(cache_dir) if cache_dir else _default_cache_dir(),
+        netrc_path=_netrc_path(),
+    )
+
+
+def _read_text(path: str) -> str | None:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _system() -> str:
+    import platform
+
+    return platform.system()
+
+
+def _default_cache_dir() -> Path:
+    explicit = os.environ.get("TORCHLOCK_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    system = _system()
+    if system == "Windows":
+        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+        return Path(base) / "torchlock" / "Cache"
+    if system == "Darwin":
+        return Path.home() / "Library" / "Caches" / "torchlock"
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "torchlock"
+
+
+def _netrc_path() -> Path | None:
+    explicit = os.environ.get("NETRC")
+    path = Path(explicit) if explicit else Path.home() / ".netrc"
+    return path if path.is_file() else None
+
+
+def solution_doc(solution: Solution) -> dict[str, Any]:
+    return {
+        "selection": selection_doc(solution.selection),
+        "targets": [_target_doc(t) for t in solution.targets],
+    }
+
+
+def _target_doc(target: TargetSolution) -> dict[str, Any]:
+    return {
+        "platform": target.platform.conda_subdir,
+        "python": target.python,
+        "build": candidate_doc(target.candidate),
+        "torch_index": target.torch_index,
+        "default_index": target.default_index,
+        "packages": [
+            {
+                "name": pin.name,
+                "version": str(pin.version),
+                "index": pin.index,
+                "requires_python": None
+                if pin.requires_python is None
+                else str(pin.requires_python),
+                "dependencies": list(pin.dependencies),
+                "required_by": list(pin.required_by),
+                "files": [
+                    {
+                        "filename": a.filename,
+                        "url": a.url,
+                        "sha256": a.sha256,
+                        "size": a.size,
+                        "requires_python": None
+                        if a.requires_python is None
+                        else str(a.requires_python),
+                    }
+                    for a in pin.artifacts
+                ],
+            }
+            for pin in target.resolution.pins
+        ],
+    }
+
+
+def _print(solution: Solution) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    for target in solution.targets:
+        build = target.candidate
+        console.print(
+            f"[bold]{target.platform.conda_subdir}[/] · Python {target.python} · torch "
+            f"{build.torch} ({build.variant.name}) from {target.torch_index}"
+        )
+        table = Table()
+        for column in ("package", "version", "index", "required by"):
+            table.add_column(column)
+        for pin in target.resolution.pins:
+            table.add_row(pin.name, str(pin.version), pin.index, ", ".join(pin.required_by))
+        console.print(table)
+    for reason in solution.selection.reasons:
+        console.print(f"[green]why[/]: {reason}")
+    for warning in solution.selection.warnings:
+        console.print(f"[yellow]warning[/]: {warning}")

@@ -95,6 +95,7 @@ class IndexSettings:
     default_index: str
     default_index_source: str
     torch_index: TorchIndex = TorchIndex.AUTO
+    pytorch_index_url: str | None = None  # template with {variant}; None: the official one
     mirror: str | None = None
     find_links: tuple[Path, ...] = ()
     trusted_hosts: tuple[str, ...] = ()
@@ -241,6 +242,8 @@ def _torch_source(
         )
     if mode is TorchIndex.DEFAULT or (mode is TorchIndex.AUTO and on_default):
         return (None, None)
+    if settings.pytorch_index_url is not None:
+        return (settings.pytorch_index_url.replace("{variant}", variant), variant)
     index = official_pytorch_index(variant)
     if settings.mirror is not None:
         mirrored = pytorch_index_for(mirror_by_name(settings.mirror), variant)

@@ -79,6 +79,14 @@ from torchlock.workflows import (
     "chosen build), pytorch (the PyTorch index of the variant), default.",
 )
 @click.option(
+    "--pytorch-index-url",
+    metavar="URL",
+    envvar="TORCHLOCK_PYTORCH_INDEX_URL",
+    help="The PyTorch index to use instead of the official one; {variant} in it is replaced "
+    "by the build variant (e.g. https://mirror.example/whl/{variant}). "
+    "Env: TORCHLOCK_PYTORCH_INDEX_URL.",
+)
+@click.option(
     "--find-links", multiple=True, metavar="DIR", help="A local folder of wheels, searched first."
 )
 @click.option("--trusted-host", multiple=True, metavar="HOST", help="Allow plain http for HOST.")
@@ -106,6 +114,7 @@ def solve_command(
     index_url: str | None,
     mirror: str | None,
     torch_index: str,
+    pytorch_index_url: str | None,
     find_links: tuple[str, ...],
     trusted_host: tuple[str, ...],
     offline: bool,
@@ -128,6 +137,7 @@ def solve_command(
         index_url=index_url,
         mirror=mirror,
         torch_index=TorchIndex(torch_index),
+        pytorch_index_url=pytorch_index_url,
         find_links=find_links,
         trusted_hosts=trusted_host,
         offline=offline,
@@ -187,6 +197,7 @@ def _index_settings(
     index_url: str | None,
     mirror: str | None,
     torch_index: TorchIndex,
+    pytorch_index_url: str | None,
     find_links: tuple[str, ...],
     trusted_hosts: tuple[str, ...],
     offline: bool,
@@ -221,6 +232,7 @@ def _index_settings(
         default_index=url,
         default_index_source=source,
         torch_index=torch_index,
+        pytorch_index_url=pytorch_index_url,
         mirror=mirror,
         find_links=tuple(Path(f) for f in folders),
         trusted_hosts=(*trusted_hosts, *pip.trusted_hosts),

@@ -10,7 +10,7 @@ import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -21,11 +21,13 @@ from torchlock.matrix.load import load_matrix
 from torchlock.matrix.report import summarize_exclusions
 from torchlock.matrix.request import build_request
 from torchlock.matrix.select import Candidate, Selection, select
-from torchlock.resolver.result import Resolution
-from torchlock.system.model import HostReport
 from torchlock.target import DriverVersion, Platform
 
-Detect = Callable[[str | None], HostReport]
+if TYPE_CHECKING:
+    from torchlock.resolver.result import Resolution
+    from torchlock.system.model import HostReport
+
+Detect = Callable[[str | None], "HostReport"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -131,10 +133,6 @@ class Solution:
 
 def solve(inputs: SolveInputs, *, detect: Detect, http: Any = None) -> Solution:
     """Choose the build, then resolve the whole closure for each target platform."""
-    from torchlock.index.client import IndexClient, Routing
-    from torchlock.index.tags import marker_environment, supported_tags
-    from torchlock.resolver.resolve import resolve
-
     selection = choose_build(inputs.selection, detect=detect)
     platforms = inputs.platforms or (inputs.selection.platform,)
     python = str(selection.request.python)
@@ -144,43 +142,151 @@ def solve(inputs: SolveInputs, *, detect: Detect, http: Any = None) -> Solution:
     for platform in platforms:
         candidate = _candidate_for(selection, inputs.selection, platform, detect)
         torch_index, variant = _torch_source(candidate, platform, settings)
-        routing = Routing(
-            default_index=settings.default_index,
-            indexes={} if torch_index is None else dict.fromkeys(TORCH_FAMILY, torch_index),
-            find_links=settings.find_links,
-        )
-        client = IndexClient(
-            routing,
-            http=http,
-            cache_dir=settings.cache_dir,
-            offline=settings.offline,
-            trusted_hosts=settings.trusted_hosts,
-            netrc_path=settings.netrc_path,
-        )
-        try:
-            resolution = resolve(
-                [*_triple(candidate), *inputs.requirements],
-                finder=client,
-                environment=marker_environment(python, platform.key),
-                tags=supported_tags(python, platform.key),
-                python_version=Version(f"{python.rstrip('t')}.0"),
-                variant=variant,
-                variant_projects=frozenset(canonicalize_name(n) for n in TORCH_FAMILY),
+        requirements = [*_triple(candidate), *inputs.requirements]
+        key = _result_key(requirements, python, platform, variant, settings, torch_index)
+        resolution = _reuse(settings, key)
+        if resolution is None:
+            resolution, used, made = _resolve_target(
+                requirements, python, platform, variant, settings, torch_index, http
             )
-        finally:
-            client.close()
-        requests += client.stats.requests
+            requests += made
+            _remember(settings, key, used, resolution)
         targets.append(
             TargetSolution(
                 platform=platform,
                 python=python,
                 candidate=candidate,
-                torch_index=torch_index or settings.default_index,
-                default_index=settings.default_index,
+                torch_index=_public(torch_index or settings.default_index),
+                default_index=_public(settings.default_index),
                 resolution=resolution,
             )
         )
     return Solution(selection=selection, targets=tuple(targets), requests=requests)
+
+
+def _resolve_target(
+    requirements: list[Requirement],
+    python: str,
+    platform: Platform,
+    variant: str | None,
+    settings: IndexSettings,
+    torch_index: str | None,
+    http: Any,
+) -> tuple[Resolution, dict[str, str], int]:
+    """(resolution, the pages it was built from, HTTP requests made) for one target."""
+    from torchlock.index.client import IndexClient, Routing
+    from torchlock.index.tags import marker_environment, supported_tags
+    from torchlock.resolver.resolve import resolve
+
+    tags = supported_tags(python, platform.key)
+    routing = Routing(
+        default_index=settings.default_index,
+        indexes={} if torch_index is None else dict.fromkeys(TORCH_FAMILY, torch_index),
+        find_links=settings.find_links,
+    )
+    client = IndexClient(
+        routing,
+        http=http,
+        cache_dir=settings.cache_dir,
+        offline=settings.offline,
+        trusted_hosts=settings.trusted_hosts,
+        netrc_path=settings.netrc_path,
+        tags=tags,
+    )
+    try:
+        resolution = resolve(
+            requirements,
+            finder=client,
+            environment=marker_environment(python, platform.key),
+            tags=tags,
+            python_version=Version(f"{python.rstrip('t')}.0"),
+            variant=variant,
+            variant_projects=frozenset(canonicalize_name(n) for n in TORCH_FAMILY),
+        )
+    finally:
+        client.close()
+    return resolution, dict(client.pages_used), client.stats.requests
+
+
+# A solved target is reused, without resolving or any request, while every project page it
+# was built from is still fresh in the HTTP cache (its max-age) and unchanged. Metadata
+# files are content-addressed, so they cannot have changed. A wheelhouse (--find-links)
+# has no freshness: with one, nothing is reused.
+_RESULTS = "results"
+_RESULT_FORMAT = 1
+
+
+def _result_key(
+    requirements: list[Requirement],
+    python: str,
+    platform: Platform,
+    variant: str | None,
+    settings: IndexSettings,
+    torch_index: str | None,
+) -> str:
+    import hashlib
+    import json
+
+    from torchlock import __version__
+
+    document = {
+        "format": _RESULT_FORMAT,
+        "torchlock": __version__,
+        "requirements": sorted(str(r) for r in requirements),
+        "python": python,
+        "platform": platform.key,
+        "variant": variant,
+        "default_index": settings.default_index,
+        "torch_index": torch_index,
+    }
+    text = json.dumps(document, sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _reuse(settings: IndexSettings, key: str) -> Resolution | None:
+    if settings.cache_dir is None or settings.find_links:
+        return None
+    import time
+
+    from torchlock.index.cache import HttpCache
+    from torchlock.resolver.serialize import resolution_from_dict
+
+    cache = HttpCache(settings.cache_dir)
+    stored = cache.load_json(_RESULTS, key)
+    if not isinstance(stored, dict) or not isinstance(stored.get("pages"), dict):
+        return None
+    now = time.time()
+    for url, digest in stored["pages"].items():
+        state = cache.page_state(url)
+        if state is None or state[0] != digest:
+            return None
+        _, fetched_at, max_age = state
+        fresh = max_age is not None and 0 <= now - fetched_at < max_age
+        if not (fresh or settings.offline):
+            return None
+    try:
+        return resolution_from_dict(stored["resolution"])
+    except (KeyError, ValueError, TypeError, IndexError):
+        return None
+
+
+def _remember(
+    settings: IndexSettings, key: str, pages: dict[str, str], resolution: Resolution
+) -> None:
+    if settings.cache_dir is None or settings.find_links or not pages:
+        return
+    from torchlock.index.cache import HttpCache
+    from torchlock.resolver.serialize import resolution_to_dict
+
+    document = {"pages": pages, "resolution": resolution_to_dict(resolution)}
+    HttpCache(settings.cache_dir).store_json(_RESULTS, key, document)
+
+
+def _public(url: str) -> str:
+    """The URL without credentials: results and locks never carry them."""
+    from torchlock.index.urls import split_credentials
+
+    return split_credentials(url)[0]
 
 
 def _triple(candidate: Candidate) -> list[Requirement]:
@@ -222,13 +328,6 @@ def _torch_source(
     candidate: Candidate, platform: Platform, settings: IndexSettings
 ) -> tuple[str | None, str | None]:
     """(index URL for the torch family or None for the default index, local variant label)."""
-    from torchlock.matrix.mirrors import (
-        IndexLayout,
-        mirror_by_name,
-        official_pytorch_index,
-        pytorch_index_for,
-    )
-
     variant = candidate.variant.name
     served = candidate.release.default_variant.get(platform.key)
     on_default = served == variant
@@ -244,6 +343,13 @@ def _torch_source(
         return (None, None)
     if settings.pytorch_index_url is not None:
         return (settings.pytorch_index_url.replace("{variant}", variant), variant)
+    from torchlock.matrix.mirrors import (
+        IndexLayout,
+        mirror_by_name,
+        official_pytorch_index,
+        pytorch_index_for,
+    )
+
     index = official_pytorch_index(variant)
     if settings.mirror is not None:
         mirrored = pytorch_index_for(mirror_by_name(settings.mirror), variant)

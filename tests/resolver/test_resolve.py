@@ -27,7 +27,8 @@ from tests.resolver.universe import (
 from tests.support.memory_finder import ANY, LINUX_CP310, WIN_CP310, MemoryFinder, dist
 from torchlock.artifacts import ArtifactKind
 from torchlock.errors import InputError, PackageIndexError
-from torchlock.resolver import ROOT, Resolution, resolve
+from torchlock.resolver.resolve import resolve
+from torchlock.resolver.result import ROOT, Resolution
 
 ROOTS = ("torch==2.1.2", "torchvision==0.16.2", "numpy>=1.24")
 

@@ -11,7 +11,8 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from tests.support.memory_finder import LINUX_CP310, WIN_CP310, Dist, MemoryFinder, dist
-from torchlock.resolver import Resolution, resolve
+from torchlock.resolver.resolve import resolve
+from torchlock.resolver.result import Resolution
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -21,6 +21,7 @@ from packaging.version import Version
 
 from torchlock.artifacts import Artifact, ArtifactKind, CoreMetadata
 from torchlock.errors import PackageIndexError
+from torchlock.resolver.finder import Pick
 
 INDEX = "https://index.test/simple/"
 ANY = "py3-none-any"
@@ -103,18 +104,14 @@ class MemoryFinder:
     failures: Mapping[str, PackageIndexError] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)
     prefetched: list[tuple[NormalizedName, ...]] = field(default_factory=list)
+    picked: list[str] = field(default_factory=list)  # files a prefetch pick chose to read ahead
     _dists: dict[str, Dist] = field(default_factory=dict)  # file name → its Dist
 
     def artifacts(self, project: NormalizedName) -> Sequence[Artifact]:
         self.calls.append(("artifacts", project))
         if project in self.failures:
             raise self.failures[project]
-        dists = next(
-            (ds for name, ds in self.projects.items() if canonicalize_name(name) == project), ()
-        )
-        found = artifacts_of(project, dists, index=self.index)
-        for artifact, d in zip(found, _per_file(dists), strict=True):
-            self._dists[artifact.filename] = d
+        found = self._load(project)
         if self.shuffle is not None:
             self.shuffle.shuffle(found)
         return found
@@ -138,10 +135,26 @@ class MemoryFinder:
             provides_extra=extras,
         )
 
-    def prefetch(self, projects: Iterable[NormalizedName]) -> None:
+    def prefetch(self, projects: Iterable[NormalizedName], pick: Pick | None = None) -> None:
         names = tuple(projects)
         self.calls.append(("prefetch", ",".join(names)))
         self.prefetched.append(names)
+        if pick is not None:  # as the index client does, but at once: record what it picks
+            for name in names:
+                if name in self.failures:
+                    continue  # the error surfaces when the page is asked for
+                chosen = pick(name, self._load(name))
+                if chosen is not None:
+                    self.picked.append(chosen.filename)
+
+    def _load(self, project: NormalizedName) -> list[Artifact]:
+        dists = next(
+            (ds for name, ds in self.projects.items() if canonicalize_name(name) == project), ()
+        )
+        found = artifacts_of(project, dists, index=self.index)
+        for artifact, d in zip(found, _per_file(dists), strict=True):
+            self._dists[artifact.filename] = d
+        return found
 
     def asked(self, kind: str) -> list[str]:
         """The arguments of every call of one kind, in order."""

@@ -6,13 +6,15 @@ import os
 import platform
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from torchlock.errors import InputError
-from torchlock.system.model import HostReport
 from torchlock.target import OS, Arch, Platform
+
+if TYPE_CHECKING:
+    from torchlock.system.model import HostReport
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -130,6 +130,36 @@ class HttpCache:
             log.warning("ignoring a damaged cache entry for %s: %s", url, exc)
             return None
 
+    def page_state(self, url: str) -> tuple[str, float, float | None] | None:
+        """(sha256 of the body, fetched_at, max_age) of a cached page, reading its header only.
+
+        Cheap enough to check dozens of pages on every run; a damaged header is None.
+        """
+        try:
+            with self._page_path(url).open("rb") as handle:
+                header = json.loads(handle.readline())
+            max_age = header.get("max_age")
+            if header.get("format") != _FORMAT or header.get("url") != url:
+                return None
+            return (
+                str(header["sha256"]),
+                float(header["fetched_at"]),
+                None if max_age is None else float(max_age),
+            )
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+    def load_json(self, kind: str, key: str) -> object | None:
+        """A JSON document torchlock stored under ``kind/key.json``; None when absent or bad."""
+        try:
+            return json.loads((self.directory / kind / f"{key}.json").read_bytes())  # type: ignore[no-any-return]
+        except (OSError, ValueError):
+            return None
+
+    def store_json(self, kind: str, key: str, document: object) -> None:
+        data = json.dumps(document, sort_keys=True, separators=(",", ":")).encode("utf-8")
+        self._write(self.directory / kind / f"{key}.json", data)
+
     def store_page(self, page: CachedPage) -> None:
         header = {
             "format": _FORMAT,

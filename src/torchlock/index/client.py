@@ -22,6 +22,7 @@ from types import ModuleType
 from typing import IO, TYPE_CHECKING, Any, Generic, TypeVar, cast
 from urllib.parse import unquote, urlsplit
 
+from packaging.tags import Tag
 from packaging.utils import NormalizedName, canonicalize_name
 
 from torchlock.artifacts import Artifact, ArtifactKind, CoreMetadata
@@ -29,7 +30,7 @@ from torchlock.errors import PackageIndexError
 from torchlock.index.cache import CachedPage, HttpCache, metadata_key, parse_max_age
 from torchlock.index.lazyzip import TAIL_BYTES, RangeFile, parse_content_range
 from torchlock.index.metadata import decode, parse_metadata, read_wheel_metadata
-from torchlock.index.pages import ACCEPT, MalformedPage, page_kind, parse_page
+from torchlock.index.pages import ACCEPT, MalformedPage, page_kind, parse_page, wheel_filter
 from torchlock.index.urls import check_index_url, origin, redact, split_credentials
 from torchlock.index.wheelhouse import Wheelhouse
 
@@ -179,8 +180,13 @@ class IndexClient:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         workers: int = 8,
+        tags: Sequence[Tag] | None = None,
     ) -> None:
         self.routing = routing
+        # Only the target's wheels (and sdists) are parsed from a page; None: every file.
+        self._accept = None if tags is None else wheel_filter(tags)
+        # URL -> sha256 of the body of every project page an answer was built from
+        self.pages_used: dict[str, str] = {}
         self.stats = ClientStats()
         self._http = http
         self._own_http = http is None
@@ -229,13 +235,49 @@ class IndexClient:
             cell.run(lambda: self._read_metadata(artifact))
         return cell.get()
 
-    def prefetch(self, projects: Iterable[NormalizedName | str]) -> None:
-        """Start fetching these projects' pages in the thread pool; errors surface later."""
+    def prefetch(
+        self,
+        projects: Iterable[NormalizedName | str],
+        pick: Callable[[NormalizedName, Sequence[Artifact]], Artifact | None] | None = None,
+    ) -> None:
+        """Start fetching these projects' pages in the thread pool; errors surface later.
+
+        With ``pick``, the metadata of the file it picks from each page is read next, in
+        the same worker, so the resolver finds it ready.
+        """
         for project in projects:
             name = canonicalize_name(project)
             cell, created = self._claim(self._pages, name)
             if created:
                 self._submit(cell, lambda name=name: self._find(name))  # type: ignore[misc]
+                if pick is not None:
+                    self._submit_after(cell, name, pick)
+
+    def _submit_after(
+        self,
+        page: _Cell[tuple[Artifact, ...]],
+        name: NormalizedName,
+        pick: Callable[[NormalizedName, Sequence[Artifact]], Artifact | None],
+    ) -> None:
+        def read_ahead() -> None:
+            try:
+                chosen = pick(name, page.get())
+            except Exception:  # the page's own error surfaces when it is asked for
+                return
+            if chosen is not None:
+                cell, created = self._claim(self._metadata, chosen.url)
+                if created:
+                    cell.run(lambda: self._read_metadata(chosen))
+
+        with self._lock:
+            if self._executor is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._executor = ThreadPoolExecutor(
+                    max_workers=self._workers, thread_name_prefix="torchlock-index"
+                )
+            executor = self._executor
+        executor.submit(read_ahead)
 
     def prefetch_metadata(self, artifacts: Iterable[Artifact]) -> None:
         """Start reading these files' metadata in the thread pool."""
@@ -331,6 +373,9 @@ class IndexClient:
         return artifacts
 
     def _parse(self, page: CachedPage, project: NormalizedName, index: str) -> tuple[Artifact, ...]:
+        digest = hashlib.sha256(page.content).hexdigest()
+        with self._lock:
+            self.pages_used[page.url] = digest
         kind = page_kind(page.content_type) or "html"
         try:
             return parse_page(
@@ -339,6 +384,7 @@ class IndexClient:
                 page_url=page.base_url or page.url,
                 project=project,
                 index=index,
+                accept=self._accept,
             )
         except MalformedPage as exc:
             raise PackageIndexError(

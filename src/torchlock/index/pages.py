@@ -10,11 +10,12 @@ project are skipped silently.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.tags import Tag
 from packaging.utils import (
     NormalizedName,
     canonicalize_name,
@@ -92,8 +93,10 @@ def _split_fragment(url: str) -> tuple[str, str | None]:
     return base, None
 
 
-def json_entries(content: bytes | str, page_url: str) -> tuple[FileEntry, ...]:
-    """The files of a PEP 691 JSON project page."""
+def json_entries(
+    content: bytes | str, page_url: str, accept: FilenameFilter | None = None
+) -> tuple[FileEntry, ...]:
+    """The files of a PEP 691 JSON project page (those ``accept`` keeps, when given)."""
     try:
         data = json.loads(content)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -106,6 +109,8 @@ def json_entries(content: bytes | str, page_url: str) -> tuple[FileEntry, ...]:
             continue
         filename, href = item.get("filename"), item.get("url")
         if not isinstance(filename, str) or not isinstance(href, str):
+            continue
+        if accept is not None and not accept(filename):
             continue
         url, fragment_hash = _split_fragment(urljoin(page_url, href))
         hashes = item.get("hashes")
@@ -156,7 +161,9 @@ def _anchors(text: str, page_url: str) -> tuple[str, list[dict[str, str | None]]
     return base, anchors
 
 
-def html_entries(content: bytes | str, page_url: str) -> tuple[FileEntry, ...]:
+def html_entries(
+    content: bytes | str, page_url: str, accept: FilenameFilter | None = None
+) -> tuple[FileEntry, ...]:
     """The files of a PEP 503 HTML project page (attribute entities such as ``&gt;`` decoded)."""
     text = content.decode("utf-8", errors="replace") if isinstance(content, bytes) else content
     base, anchors = _anchors(text, page_url)
@@ -167,6 +174,8 @@ def html_entries(content: bytes | str, page_url: str) -> tuple[FileEntry, ...]:
             continue
         url, sha256 = _split_fragment(urljoin(base, href))
         filename = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+        if accept is not None and not accept(filename):
+            continue
         has_metadata, metadata_sha256 = False, None
         for attribute in ("data-core-metadata", "data-dist-info-metadata"):  # PEP 714 order
             if attribute in attrs:
@@ -229,8 +238,45 @@ def to_artifacts(entries: Iterable[FileEntry], project: str, index: str) -> tupl
 
 
 def parse_page(
-    content: bytes | str, *, kind: str, page_url: str, project: str, index: str
+    content: bytes | str,
+    *,
+    kind: str,
+    page_url: str,
+    project: str,
+    index: str,
+    accept: FilenameFilter | None = None,
 ) -> tuple[Artifact, ...]:
-    """The artifacts of ``project`` on a page of ``kind`` ("json" or "html")."""
-    entries = json_entries(content, page_url) if kind == "json" else html_entries(content, page_url)
+    """The artifacts of ``project`` on a page of ``kind`` ("json" or "html").
+
+    ``accept`` (see :func:`wheel_filter`) drops files by name before they are parsed: a
+    page of torch lists hundreds of wheels for other Pythons and platforms.
+    """
+    if kind == "json":
+        entries = json_entries(content, page_url, accept)
+    else:
+        entries = html_entries(content, page_url, accept)
     return to_artifacts(entries, project, index)
+
+
+FilenameFilter = Callable[[str], bool]
+
+
+def wheel_filter(tags: Iterable[Tag]) -> FilenameFilter:
+    """Keep sdists and the wheels with a tag in ``tags``; judged from the file name alone."""
+    accepted = frozenset(str(tag) for tag in tags)
+
+    def accept(filename: str) -> bool:
+        if not filename.endswith(".whl"):
+            return filename.endswith((".tar.gz", ".zip"))
+        parts = filename[:-4].split("-")
+        if len(parts) not in (5, 6):
+            return False
+        interpreters, abis, platforms = parts[-3], parts[-2], parts[-1]
+        return any(
+            f"{i}-{a}-{p}" in accepted
+            for i in interpreters.split(".")
+            for a in abis.split(".")
+            for p in platforms.split(".")
+        )
+
+    return accept

@@ -1,10 +1,7 @@
 """Resolve root requirements into a closure of pins for one target (resolvelib inside).
 
-Importing this package does not import resolvelib; :func:`resolve` does, when called.
+Import from the modules: ``torchlock.resolver.resolve.resolve``,
+``torchlock.resolver.result.Resolution``. This package's own import is empty so
+that a warm solve, which only reads a stored result, does not pay for the
+resolver; :func:`~torchlock.resolver.resolve.resolve` imports resolvelib when called.
 """
-
-from torchlock.resolver.finder import Finder
-from torchlock.resolver.resolve import resolve
-from torchlock.resolver.result import ROOT, Pin, Resolution
-
-__all__ = ["ROOT", "Finder", "Pin", "Resolution", "resolve"]

@@ -7,7 +7,7 @@ implement it over plain values).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 from packaging.utils import NormalizedName
@@ -28,6 +28,14 @@ class Finder(Protocol):
         """The core metadata of one file (PEP 658, else range requests, else download)."""
         ...
 
-    def prefetch(self, projects: Iterable[NormalizedName]) -> None:
-        """A hint: these projects' pages will be asked for soon (fetch them in parallel)."""
+    def prefetch(self, projects: Iterable[NormalizedName], pick: Pick | None = None) -> None:
+        """A hint: these projects' pages will be asked for soon (fetch them in parallel).
+
+        With ``pick``, once a page is in, the file it picks (the one the resolver will most
+        likely ask metadata of) has its metadata read ahead as well.
+        """
         ...
+
+
+# (project, its files) -> the file whose metadata will be asked for next, if any
+Pick = Callable[[NormalizedName, Sequence[Artifact]], "Artifact | None"]

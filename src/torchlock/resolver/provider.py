@@ -30,7 +30,7 @@ from torchlock.resolver.candidates import (
     candidates,
     evaluate_project,
 )
-from torchlock.resolver.finder import Finder
+from torchlock.resolver.finder import Finder, Pick
 from torchlock.resolver.markers import applies
 
 if TYPE_CHECKING:
@@ -118,8 +118,30 @@ class Provider(_ProviderBase):
         self._dependencies[candidate] = known
         projects = sorted({n.project for n in known if isinstance(n, ProjectNeed)})
         if projects:
-            self.finder.prefetch(projects)
+            self.finder.prefetch(
+                projects, self.read_ahead([n for n in known if isinstance(n, ProjectNeed)])
+            )
         return known
+
+    def read_ahead(self, needs: Sequence[ProjectNeed]) -> Pick:
+        """A pick for Finder.prefetch: the file of the candidate these needs would try first."""
+        by_project: dict[NormalizedName, list[ProjectNeed]] = {}
+        for need in needs:
+            by_project.setdefault(need.project, []).append(need)
+
+        def pick(project: NormalizedName, artifacts: Sequence[Artifact]) -> Artifact | None:
+            wanted = by_project.get(project)
+            if not wanted:
+                return None
+            releases = self._releases.get(project)
+            if releases is None:
+                releases = evaluate_project(project, artifacts, self.facts)
+                self._releases.setdefault(project, releases)
+            variant = self.variant_label if project in self.variant_projects else None
+            found = candidates(releases, wanted, variant=variant)
+            return found[0].artifact if found else None
+
+        return pick
 
     def candidates_for(self, needs: Sequence[ProjectNeed]) -> list[ProjectCandidate]:
         project = needs[0].project

@@ -65,7 +65,9 @@ def resolve(
     if variant_projects:
         needs.append(VariantNeed(label=provider.variant_label))
     if root_names:
-        finder.prefetch(root_names)
+        finder.prefetch(
+            root_names, provider.read_ahead([n for n in roots if isinstance(n, ProjectNeed)])
+        )
 
     resolver = Resolver(provider, reporter)
     try:

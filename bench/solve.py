@@ -50,11 +50,18 @@ class Sample:
     peak_kib: int
 
 
-def run_measured(argv: list[str], port: int, env: dict[str, str] | None = None) -> Sample:
+# Every tool sees the same, empty pip configuration: the machine's own (extra indexes,
+# wheel folders, constraints) must not change what a tool does.
+CLEAN_ENV = {
+    k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_", "TORCHLOCK_"))
+} | {"PIP_CONFIG_FILE": os.devnull, "UV_NO_CONFIG": "1"}
+
+
+def run_measured(argv: list[str], port: int) -> Sample:
     reset(port)
     start = time.perf_counter()
     proc = subprocess.Popen(
-        argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=CLEAN_ENV, text=True
     )
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
@@ -97,7 +104,11 @@ def tools_env(python310: str) -> Path:
     venv = HERE / ".tools"
     if not (venv / "bin" / "pip-compile").exists():
         subprocess.run([python310, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "uv", "pip-tools"], check=True)
+        subprocess.run(
+            [str(venv / "bin" / "pip"), "install", "-q", "-U", "pip", "uv", "pip-tools"],
+            check=True,
+            env=CLEAN_ENV,
+        )
     return venv
 
 
@@ -172,7 +183,7 @@ def main() -> int:
                     str(cache),
                     "-q",
                     "-o",
-                    str(workdir / "out.txt"),
+                    f"{cache}.txt",
                 ],
             }
             results: dict[str, dict[str, list[Sample]]] = {}

@@ -124,7 +124,14 @@ class Provider(_ProviderBase):
         return known
 
     def read_ahead(self, needs: Sequence[ProjectNeed]) -> Pick:
-        """A pick for Finder.prefetch: the file of the candidate these needs would try first."""
+        """A pick for Finder.prefetch that walks ahead of the resolver.
+
+        Run by the finder once a page is in (in a worker thread for the index client): it
+        takes the candidate these needs would try first and works out its dependencies,
+        which reads its metadata and prefetches the next pages with picks of their own. So
+        the likely closure is fetched in parallel while the resolver works through it one
+        project at a time. Returns None: the metadata is already read.
+        """
         by_project: dict[NormalizedName, list[ProjectNeed]] = {}
         for need in needs:
             by_project.setdefault(need.project, []).append(need)
@@ -139,7 +146,9 @@ class Provider(_ProviderBase):
                 self._releases.setdefault(project, releases)
             variant = self.variant_label if project in self.variant_projects else None
             found = candidates(releases, wanted, variant=variant)
-            return found[0].artifact if found else None
+            if found:
+                self.dependencies(found[0])
+            return None
 
         return pick
 

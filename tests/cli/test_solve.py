@@ -1,0 +1,698 @@
+"""``torchlock solve`` end to end: the real CLI against the loopback fixture indexes.
+
+The default index is the PyPI-like fixture (``--index-url``); the PyTorch-like fixture
+stands in for the PyTorch index through ``--pytorch-index-url URL`` (or
+``$TORCHLOCK_PYTORCH_INDEX_URL``), ``{variant}`` in it replaced by the build variant.
+
+Every run passes ``--driver``, ``--gpu-cc``, ``--python``, ``--platform`` and
+``--cache-dir`` explicitly and reads no pip configuration of this machine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.cli import run_cli
+from tests.support.index_server import Fault, IndexServer
+from tests.support.wheels import build_wheel
+
+# torch 2.1.2 cu121 is what the real PyPI serves for Linux x86_64: with --torch-index auto
+# the torch family comes from the default index, as plain 2.1.2 wheels.
+SELECT = [
+    "--driver",
+    "580.65.06",
+    "--gpu-cc",
+    "8.0",
+    "--python",
+    "3.10",
+    "--torch",
+    "2.1.2",
+]
+CU121 = [*SELECT, "--variant", "cu121"]
+TRIPLE = {"torch": "2.1.2", "torchvision": "0.16.2", "torchaudio": "2.1.2"}
+NVIDIA_CU12 = {
+    "nvidia-cuda-runtime-cu12": "12.1.105",
+    "nvidia-cublas-cu12": "12.1.3.1",
+    "nvidia-cudnn-cu12": "8.9.2.26",
+}
+COMMON = {"filelock", "typing-extensions", "sympy", "networkx", "jinja2", "fsspec"}
+PIP_VARIABLES = (
+    "PIP_INDEX_URL",
+    "PIP_EXTRA_INDEX_URL",
+    "PIP_FIND_LINKS",
+    "PIP_TRUSTED_HOST",
+    "PIP_NO_INDEX",
+    "PIP_CONSTRAINT",
+    "PIP_REQUIREMENT",
+)
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+TORCHLOCK_VARIABLES = ("TORCHLOCK_DRIVER", "TORCHLOCK_CACHE_DIR", "TORCHLOCK_PYTORCH_INDEX_URL")
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No pip configuration, proxy, netrc or torchlock setting of this machine."""
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    for name in (*PIP_VARIABLES, *PROXY_VARIABLES, *TORCHLOCK_VARIABLES):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+
+
+def solve(
+    capsys: pytest.CaptureFixture[str],
+    index: str | None,
+    cache: Path,
+    *args: str,
+    platforms: tuple[str, ...] = ("linux-64",),
+) -> tuple[int, str, str]:
+    argv = ["solve", *args, "--cache-dir", str(cache)]
+    if index is not None:
+        argv += ["--index-url", index]
+    for platform in platforms:
+        argv += ["--platform", platform]
+    return run_cli(argv, capsys)
+
+
+def solve_json(
+    capsys: pytest.CaptureFixture[str],
+    index: str | None,
+    cache: Path,
+    *args: str,
+    platforms: tuple[str, ...] = ("linux-64",),
+) -> dict[str, Any]:
+    code, out, err = solve(capsys, index, cache, *args, "--json", platforms=platforms)
+    assert code == 0, err
+    doc: dict[str, Any] = json.loads(out)
+    return doc
+
+
+def packages(target: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {p["name"]: p for p in target["packages"]}
+
+
+def versions(target: dict[str, Any]) -> dict[str, str]:
+    return {p["name"]: p["version"] for p in target["packages"]}
+
+
+def error_lines(err: str) -> list[str]:
+    return [line for line in err.splitlines() if line.startswith("error:")]
+
+
+def wheelhouse(folder: Path, *sources: tuple[IndexServer, str]) -> Path:
+    """A find-links folder holding copies of the fixture files whose names match a pattern."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for server, pattern in sources:
+        assert server.tree is not None
+        found = sorted(server.tree.files.glob(pattern))
+        assert found, pattern
+        for path in found:
+            shutil.copy(path, folder / path.name)
+    return folder
+
+
+def torch_family_files(version_suffix: str, python: str = "cp310") -> list[str]:
+    """Glob patterns for one build of the 2.1.2 triple (suffix "" or "+cu121")."""
+    return [
+        f"{name}-{version}{version_suffix}-{python}-*.whl"
+        for name, version in (
+            ("torch", "2.1.2"),
+            ("torchvision", "0.16.2"),
+            ("torchaudio", "2.1.2"),
+        )
+    ]
+
+
+# --- the closure on linux-64 -----------------------------------------------------------------
+
+
+def test_linux_closure_pins_the_triple_with_hashes_edges_and_index(
+    capsys: pytest.CaptureFixture[str], pypi_index: IndexServer, tmp_path: Path
+) -> None:
+    index = pypi_index.index_url()
+    doc = solve_json(capsys, index, tmp_path / "cache", *CU121)
+
+    assert doc["selection"]["recommended"]["variant"] == "cu121"
+    [target] = doc["targets"]
+    assert target["platform"] == "linux-64"
+    assert target["python"] == "3.10"
+    assert target["build"]["torch"] == "2.1.2"
+    assert target["build"]["variant"] == "cu121"
+    assert target["torch_index"] == index
+    assert target["default_index"] == index
+    pins = packages(target)
+    found = versions(target)
+    for name, version in {**TRIPLE, **NVIDIA_CU12, "triton": "2.1.0"}.items():
+        assert found.get(name) == version, name
+    assert set(found) >= COMMON
+    assert [p["name"] for p in target["packages"]] == sorted(found)
+
+    # edges
+    for name in TRIPLE:
+        assert "<root>" in pins[name]["required_by"], name
+    assert "torch" in pins["triton"]["required_by"]
+    assert "torch" in pins["nvidia-cuda-runtime-cu12"]["required_by"]
+    assert set(pins["nvidia-cublas-cu12"]["required_by"]) == {"nvidia-cudnn-cu12", "torch"}
+    assert "torchvision" in pins["torch"]["required_by"]
+    assert {"numpy", "pillow", "torch"} <= set(pins["torchvision"]["dependencies"])
+    assert {*NVIDIA_CU12, "triton", *COMMON} <= set(pins["torch"]["dependencies"])
+    assert pins["torch"]["requires_python"] == ">=3.8.0"
+
+    # every project from the one fixture index, every file hashed like the served bytes
+    assert {p["index"] for p in target["packages"]} == {index}
+    for pin in target["packages"]:
+        assert pin["files"], pin["name"]
+        for entry in pin["files"]:
+            assert HEX64.match(entry["sha256"]), entry
+            assert entry["url"].startswith(pypi_index.url + "/"), entry
+            with urllib.request.urlopen(entry["url"]) as response:
+                body = response.read()
+            assert hashlib.sha256(body).hexdigest() == entry["sha256"], entry["filename"]
+            assert entry["size"] == len(body)
+    [torch_file] = pins["torch"]["files"]
+    assert torch_file["filename"] == "torch-2.1.2-cp310-cp310-manylinux1_x86_64.whl"
+    [triton_file] = pins["triton"]["files"]
+    assert "cp310" in triton_file["filename"]
+    assert "x86_64" in triton_file["filename"]
+
+
+def test_text_output_names_the_build_and_the_pins(
+    capsys: pytest.CaptureFixture[str],
+    pypi_index: IndexServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # a table wide enough not to cut the names
+    code, out, err = solve(capsys, pypi_index.index_url(), tmp_path / "cache", *CU121)
+    assert code == 0, err
+    assert "linux-64" in out
+    assert "torch 2.1.2 (cu121)" in out
+    assert "nvidia-cuda-runtime-cu12" in out
+    assert "triton" in out
+
+
+# --- other targets ---------------------------------------------------------------------------
+
+
+def test_windows_target_drops_the_linux_only_dependencies(
+    capsys: pytest.CaptureFixture[str], pypi_index: IndexServer, tmp_path: Path
+) -> None:
+    # The default index serves the CPU build of torch 2.1.2 on Windows; its torch wheels
+    # (like the Linux ones) list nvidia-* and triton behind a Linux x86_64 marker.
+    index = pypi_index.index_url()
+    doc = solve_json(
+        capsys, index, tmp_path / "cache", *SELECT, "--variant", "cpu", platforms=("win-64",)
+    )
+    [target] = doc["targets"]
+    assert target["platform"] == "win-64"
+    assert target["build"]["variant"] == "cpu"
+    assert target["torch_index"] == index
+    found = versions(target)
+    for name, version in TRIPLE.items():
+        assert found.get(name) == version, name
+    assert set(found) >= COMMON
+    assert not [n for n in found if n.startswith("nvidia-") or n == "triton"], found
+    pins = packages(target)
+    assert not [d for d in pins["torch"]["dependencies"] if d.startswith("nvidia-")]
+    assert "triton" not in pins["torch"]["dependencies"]
+    assert pins["torch"]["files"][0]["filename"] == "torch-2.1.2-cp310-cp310-win_amd64.whl"
+    for pin in target["packages"]:
+        for entry in pin["files"]:
+            assert "linux" not in entry["filename"], entry["filename"]
+    assert pypi_index.count("/simple/triton/") == 0
+    assert not [r for r in pypi_index.requests() if r.path.startswith("/simple/nvidia-")]
+
+
+def test_two_platforms_give_two_targets(
+    capsys: pytest.CaptureFixture[str],
+    pypi_index: IndexServer,
+    pytorch_index: IndexServer,
+    tmp_path: Path,
+) -> None:
+    # linux-64 takes the plain build (the default index serves cu121 there); win-64 needs
+    # the +cu121 build of the PyTorch index. A wheelhouse holding both builds of the
+    # triple stands in for both indexes for the torch family.
+    folder = wheelhouse(
+        tmp_path / "wheels",
+        *((pypi_index, p) for p in torch_family_files("")),
+        *((pytorch_index, p) for p in torch_family_files("+cu121")),
+    )
+    doc = solve_json(
+        capsys,
+        pypi_index.index_url(),
+        tmp_path / "cache",
+        *CU121,
+        "--find-links",
+        str(folder),
+        platforms=("linux-64", "win-64"),
+    )
+    linux, windows = doc["targets"]
+    assert (linux["platform"], windows["platform"]) == ("linux-64", "win-64")
+    assert linux["build"]["variant"] == windows["build"]["variant"] == "cu121"
+    assert versions(linux)["torch"] == "2.1.2"
+    assert versions(windows)["torch"] == "2.1.2+cu121"
+    assert versions(windows)["torchvision"] == "0.16.2+cu121"
+    assert set(NVIDIA_CU12) <= set(versions(linux))
+    assert "triton" in versions(linux)
+    assert not [n for n in versions(windows) if n.startswith("nvidia-") or n == "triton"]
+    linux_torch = packages(linux)["torch"]["files"][0]["filename"]
+    windows_torch = packages(windows)["torch"]["files"][0]["filename"]
+    assert linux_torch == "torch-2.1.2-cp310-cp310-manylinux1_x86_64.whl"
+    assert windows_torch == "torch-2.1.2+cu121-cp310-cp310-win_amd64.whl"
+    assert packages(linux)["torch"]["index"] == folder.resolve().as_uri()
+    assert packages(linux)["numpy"]["index"] == pypi_index.index_url()
+    assert pytorch_index.count() == 0
+
+
+# --- extra requirements ----------------------------------------------------------------------
+
+
+def test_with_adds_to_the_closure(
+    capsys: pytest.CaptureFixture[str], pypi_index: IndexServer, tmp_path: Path
+) -> None:
+    doc = solve_json(
+        capsys, pypi_index.index_url(), tmp_path / "cache", *CU121, "--with", "requests>=2.31"
+    )
+    [target] = doc["targets"]
+    pins = packages(target)
+    assert pins["requests"]["version"] == "2.32.3"  # 2.32.0 is yanked
+    assert pins["requests"]["required_by"] == ["<root>"]
+    for name in ("charset-normalizer", "idna", "urllib3", "certifi"):
+        assert pins[name]["required_by"] == ["requests"], name
+    assert "pysocks" not in pins  # behind extra == "socks"
+    assert versions(target)["torch"] == "2.1.2"
+
+
+def test_requirements_file_adds_to_the_closure(
+    capsys: pytest.CaptureFixture[str], pypi_index: IndexServer, tmp_path: Path
+) -> None:
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text(
+        "# extra packages\n\nrequests>=2.31,<2.32  # the older line\nnumpy<2\n",
+        encoding="utf-8",
+    )
+    doc = solve_json(
+        capsys, pypi_index.index_url(), tmp_path / "cache", *CU121, "-r", str(requirements)
+    )
+    [target] = doc["targets"]
+    pins = packages(target)
+    assert pins["requests"]["version"] == "2.31.0"
+    assert pins["requests"]["required_by"] == ["<root>"]
+    assert pins["numpy"]["version"] == "1.26.4"
+    assert set(pins["numpy"]["required_by"]) == {"<root>", "torchvision"}
+    assert {"urllib3", "idna", "certifi", "charset-normalizer"} <= set(pins)
+
+
+def test_malformed_with_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], pypi_index: IndexServer, tmp_path: Path
+) -> None:
+    code, out, err = solve(
+        capsys, pypi_index.index_url(), tmp_path / "cache", *CU121, "--with", "requests[[>=2"
+    )
+    assert code == 2
+    assert out == ""
+    [line] = error_lines(err)
+    assert "requests[[>=2" in line
+    assert "--with" in line
+    assert "Traceback" not in err
+    assert pypi_index.count() == 0
+
+
+def test_missing_requirements_file_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], pypi_index: IndexServer, tmp_path: Path
+) -> None:
+    missing = tmp_path / "nope.txt"
+    code, out, err = solve(
+        capsys, pypi_index.index_url(), tmp_path / "cache", *CU121, "-r", str(missing)
+    )
+    assert code == 2
+    assert out == ""
+    [line] = error_lines(err)
+    assert "nope.txt" in line
+    assert "Traceback" not in err
+    assert pypi_index.count() == 0
+
+
+def test_option_line_in_requirements_file_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], pypi_index: IndexServer, tmp_path: Path
+) -> None:
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("requests\n--extra-index-url https://example.test/simple\n")
+    code, out, err = solve(
+        capsys, pypi_index.index_url(), tmp_path / "cache", *CU121, "-r", str(requirements)
+    )
+    assert code == 2
+    assert out == ""
+    [line] = error_lines(err)
+    assert "requirements.txt:2" in line
+    assert "--extra-index-url" in line
+    assert "Traceback" not in err
+    assert pypi_index.count() == 0
+
+
+def test_conflicting_extra_requirement_names_both(
+    capsys: pytest.CaptureFixture[str], pypi_index: IndexServer, tmp_path: Path
+) -> None:
+    code, out, err = solve(
+        capsys, pypi_index.index_url(), tmp_path / "cache", *CU121, "--with", "torch==2.0.1"
+    )
+    assert code == 7
+    assert out == ""
+    assert len(error_lines(err)) == 1
+    assert "torch==2.1.2" in err
+    assert "torch==2.0.1" in err
+    assert "Traceback" not in err
+
+
+# --- where the torch family comes from -------------------------------------------------------
+
+
+def test_torch_index_default_refuses_a_build_the_default_index_lacks(
+    capsys: pytest.CaptureFixture[str], pypi_index: IndexServer, tmp_path: Path
+) -> None:
+    code, out, err = solve(
+        capsys,
+        pypi_index.index_url(),
+        tmp_path / "cache",
+        *SELECT,
+        "--variant",
+        "cu118",
+        "--torch-index",
+        "default",
+    )
+    assert code == 2
+    assert out == ""
+    [line] = error_lines(err)
+    assert "cu118" in line
+    assert "2.1.2" in line
+    hints = [h for h in err.splitlines() if h.startswith("hint:")]
+    assert len(hints) == 1
+    assert "--torch-index pytorch" in hints[0]
+    assert "--variant cu121" in hints[0]  # the build the default index does serve
+    assert pypi_index.count() == 0
+
+
+def test_torch_index_default_takes_the_family_from_the_default_index(
+    capsys: pytest.CaptureFixture[str], pypi_index: IndexServer, tmp_path: Path
+) -> None:
+    index = pypi_index.index_url()
+    doc = solve_json(capsys, index, tmp_path / "cache", *CU121, "--torch-index", "default")
+    [target] = doc["targets"]
+    assert target["torch_index"] == index
+    assert packages(target)["torch"]["index"] == index
+    assert versions(target)["torch"] == "2.1.2"
+    assert pypi_index.count("/simple/torch/") == 1
+
+
+def test_find_links_wins_over_the_index_for_its_projects(
+    capsys: pytest.CaptureFixture[str], pypi_index: IndexServer, tmp_path: Path
+) -> None:
+    folder = tmp_path / "wheels"
+    wheel = build_wheel(folder, "requests", "2.31.0", requires_dist=("idna>=2.5",))
+    doc = solve_json(
+        capsys,
+        pypi_index.index_url(),
+        tmp_path / "cache",
+        *CU121,
+        "--with",
+        "requests",
+        "--find-links",
+        str(folder),
+    )
+    [target] = doc["targets"]
+    pins = packages(target)
+    # the index has the newer 2.32.3: the folder's only version wins all the same
+    assert pins["requests"]["version"] == "2.31.0"
+    assert pins["requests"]["index"] == folder.resolve().as_uri()
+    [entry] = pins["requests"]["files"]
+    assert entry["filename"] == wheel.name
+    assert entry["sha256"] == hashlib.sha256(wheel.read_bytes()).hexdigest()
+    assert entry["url"].startswith("file:")
+    assert pins["idna"]["index"] == pypi_index.index_url()
+    assert "urllib3" not in pins  # the folder's wheel does not need it
+    assert pypi_index.count("/simple/requests/") == 0
+
+
+# --- the cache and offline runs --------------------------------------------------------------
+
+
+def test_offline_with_an_empty_cache_names_the_missing_page(
+    capsys: pytest.CaptureFixture[str], pypi_index: IndexServer, tmp_path: Path
+) -> None:
+    index = pypi_index.index_url()
+    code, out, err = solve(capsys, index, tmp_path / "cache", *CU121, "--offline")
+    assert code == 6
+    assert out == ""
+    [line] = error_lines(err)
+    assert re.search(re.escape(index) + r"/torch(vision|audio)?/", line), line
+    assert "hint:" in err
+    assert pypi_index.count() == 0
+
+
+def test_offline_after_an_online_run_makes_no_request(
+    capsys: pytest.CaptureFixture[str], pypi_index: IndexServer, tmp_path: Path
+) -> None:
+    index = pypi_index.index_url()
+    cache = tmp_path / "cache"
+    online = solve_json(capsys, index, cache, *CU121)
+    assert pypi_index.count() > 0
+    pypi_index.log.clear()
+    offline = solve_json(capsys, index, cache, *CU121, "--offline")
+    assert pypi_index.count() == 0
+    assert offline == online
+
+
+def test_second_online_run_is_served_by_the_cache(
+    capsys: pytest.CaptureFixture[str], pypi_index: IndexServer, tmp_path: Path
+) -> None:
+    index = pypi_index.index_url()
+    cache = tmp_path / "cache"
+    first = solve_json(capsys, index, cache, *CU121)
+    assert pypi_index.count("/simple/torch/") == 1
+    pypi_index.log.clear()
+    second = solve_json(capsys, index, cache, *CU121)
+    assert pypi_index.requests() == []  # pages fresh by max-age, metadata cached
+    assert second == first
+
+
+def test_determinism_across_cache_dirs(
+    capsys: pytest.CaptureFixture[str], pypi_index: IndexServer, tmp_path: Path
+) -> None:
+    index = pypi_index.index_url()
+    args = [*CU121, "--with", "requests>=2.31", "--json"]
+    code1, out1, err1 = solve(capsys, index, tmp_path / "one", *args)
+    code2, out2, err2 = solve(capsys, index, tmp_path / "two", *args)
+    assert (code1, code2) == (0, 0), err1 + err2
+    assert out1 == out2
+    assert out1.endswith("\n")
+    assert "\r" not in out1
+
+
+# --- index failures --------------------------------------------------------------------------
+
+
+def test_transient_server_errors_are_retried(
+    capsys: pytest.CaptureFixture[str], pypi_index: IndexServer, tmp_path: Path
+) -> None:
+    pypi_index.fail("/simple/sympy/", Fault.error(500, times=2))
+    doc = solve_json(capsys, pypi_index.index_url(), tmp_path / "cache", *CU121)
+    assert "sympy" in versions(doc["targets"][0])
+    statuses = [r.status for r in pypi_index.requests("/simple/sympy/")]
+    assert statuses == [500, 500, 200]
+
+
+def test_a_failing_index_is_one_error_line(
+    capsys: pytest.CaptureFixture[str], pypi_index: IndexServer, tmp_path: Path
+) -> None:
+    pypi_index.fail("/simple/sympy/", Fault.error(500, times=None))
+    code, out, err = solve(capsys, pypi_index.index_url(), tmp_path / "cache", *CU121)
+    assert code == 6
+    assert out == ""
+    [line] = error_lines(err)
+    assert f"{pypi_index.index_url()}/sympy/" in line
+    assert "500" in err
+    assert "Traceback" not in err
+    assert pypi_index.count("/simple/sympy/") == 4  # the first try and three retries
+
+
+def test_credentials_in_the_index_url_are_used(
+    capsys: pytest.CaptureFixture[str], pypi_index: IndexServer, tmp_path: Path
+) -> None:
+    pypi_index.require_auth("alice", "secret")
+    plain = pypi_index.index_url()
+    index = plain.replace("http://", "http://alice:secret@", 1)
+    code, out, err = solve(capsys, index, tmp_path / "cache", *CU121, "--json")
+    assert code == 0, err
+    assert "secret" not in err
+    requests = pypi_index.requests()
+    assert requests
+    assert all(r.status in (200, 206) for r in requests)
+    assert all(r.headers.get("authorization", "").startswith("Basic ") for r in requests)
+    target = json.loads(out)["targets"][0]
+    assert versions(target)["torch"] == "2.1.2"
+    for pin in target["packages"]:
+        assert "secret" not in pin["index"], pin["name"]
+        for entry in pin["files"]:
+            assert "secret" not in entry["url"]
+    # without the credentials the same index answers 401
+    code, out, err = solve(capsys, plain, tmp_path / "other-cache", *CU121)
+    assert code == 6
+    assert "401" in err
+
+
+def test_credentials_never_appear_in_the_output(
+    capsys: pytest.CaptureFixture[str], pypi_index: IndexServer, tmp_path: Path
+) -> None:
+    pypi_index.require_auth("alice", "secret")
+    index = pypi_index.index_url().replace("http://", "http://alice:secret@", 1)
+    for extra in (["--json"], []):
+        code, out, err = solve(capsys, index, tmp_path / "cache", *CU121, *extra)
+        assert code == 0, err
+        assert "secret" not in out
+        assert "secret" not in err
+    # nor in an error naming the index
+    pypi_index.fail("/simple/sympy/", Fault.error(503, times=None))
+    code, out, err = solve(capsys, index, tmp_path / "fresh-cache", *CU121)
+    assert code == 6
+    assert "/simple/sympy/" in err
+    assert "secret" not in out + err
+
+
+def test_plain_http_to_a_remote_host_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, err = solve(capsys, "http://index.invalid/simple", tmp_path / "cache", *CU121)
+    assert code == 6
+    assert out == ""
+    [line] = error_lines(err)
+    assert "refusing plain-http" in line
+    assert "index.invalid" in line
+    assert "--trusted-host index.invalid" in err
+    assert "Traceback" not in err
+    assert "ConnectError" not in err  # refused before any connection was tried
+
+
+# --- the PyTorch-like index ------------------------------------------------------------------
+
+
+def pytorch_template(server: IndexServer) -> str:
+    return f"{server.url}/whl/{{variant}}"
+
+
+def test_pytorch_index_serves_a_build_the_default_index_lacks(
+    capsys: pytest.CaptureFixture[str],
+    pypi_index: IndexServer,
+    pytorch_index: IndexServer,
+    tmp_path: Path,
+) -> None:
+    doc = solve_json(
+        capsys,
+        pypi_index.index_url(),
+        tmp_path / "cache",
+        *SELECT,
+        "--variant",
+        "cu118",
+        "--pytorch-index-url",
+        pytorch_template(pytorch_index),
+    )
+    [target] = doc["targets"]
+    torch_index = pytorch_index.index_url("whl/cu118")
+    assert target["torch_index"] == torch_index
+    pins = packages(target)
+    assert pins["torch"]["version"] == "2.1.2+cu118"
+    assert pins["torchvision"]["version"] == "0.16.2+cu118"
+    assert pins["torchaudio"]["version"] == "2.1.2+cu118"
+    for name in TRIPLE:
+        assert pins[name]["index"] == torch_index
+    assert pins["nvidia-cuda-runtime-cu11"]["version"] == "11.8.89"
+    assert pins["nvidia-cuda-runtime-cu11"]["index"] == pypi_index.index_url()
+    assert not [n for n in pins if n.endswith("-cu12")]
+    assert pins["torch"]["files"][0]["filename"] == "torch-2.1.2+cu118-cp310-cp310-linux_x86_64.whl"
+    # the index has no PEP 658 file for torchaudio: its METADATA came by range requests
+    [audio] = pins["torchaudio"]["files"]
+    assert audio["filename"] == "torchaudio-2.1.2+cu118-cp310-cp310-linux_x86_64.whl"
+    reads = pytorch_index.requests(f"/files/{audio['filename']}")
+    assert reads
+    assert all(r.status == 206 and "range" in r.headers for r in reads)
+    for name in TRIPLE:
+        for entry in pins[name]["files"]:
+            assert entry["url"].startswith(pytorch_index.url + "/files/"), entry
+            with urllib.request.urlopen(entry["url"]) as response:
+                body = response.read()
+            assert hashlib.sha256(body).hexdigest() == entry["sha256"], entry["filename"]
+    assert pypi_index.count("/simple/torch/") == 0
+    assert pytorch_index.count("/whl/cu118/torch/") == 1
+
+
+def test_pytorch_index_url_from_the_environment(
+    capsys: pytest.CaptureFixture[str],
+    pypi_index: IndexServer,
+    pytorch_index: IndexServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TORCHLOCK_PYTORCH_INDEX_URL", pytorch_template(pytorch_index))
+    doc = solve_json(
+        capsys, pypi_index.index_url(), tmp_path / "cache", *SELECT, "--variant", "cu118"
+    )
+    [target] = doc["targets"]
+    assert target["torch_index"] == pytorch_index.index_url("whl/cu118")
+    assert versions(target)["torch"] == "2.1.2+cu118"
+    assert pytorch_index.count("/whl/cu118/torch/") == 1
+
+
+def test_torch_index_pytorch_takes_the_family_from_the_pytorch_index(
+    capsys: pytest.CaptureFixture[str],
+    pypi_index: IndexServer,
+    pytorch_index: IndexServer,
+    tmp_path: Path,
+) -> None:
+    doc = solve_json(
+        capsys,
+        pypi_index.index_url(),
+        tmp_path / "cache",
+        *CU121,
+        "--torch-index",
+        "pytorch",
+        "--pytorch-index-url",
+        pytorch_template(pytorch_index),
+    )
+    [target] = doc["targets"]
+    assert target["torch_index"] == pytorch_index.index_url("whl/cu121")
+    assert versions(target)["torch"] == "2.1.2+cu121"
+    assert set(NVIDIA_CU12) <= set(versions(target))
+    assert pypi_index.count("/simple/torch/") == 0
+
+
+def test_two_platforms_take_the_torch_family_from_each_ones_index(
+    capsys: pytest.CaptureFixture[str],
+    pypi_index: IndexServer,
+    pytorch_index: IndexServer,
+    tmp_path: Path,
+) -> None:
+    doc = solve_json(
+        capsys,
+        pypi_index.index_url(),
+        tmp_path / "cache",
+        *CU121,
+        "--pytorch-index-url",
+        pytorch_template(pytorch_index),
+        platforms=("linux-64", "win-64"),
+    )
+    linux, windows = doc["targets"]
+    assert linux["torch_index"] == pypi_index.index_url()
+    assert windows["torch_index"] == pytorch_index.index_url("whl/cu121")
+    assert versions(linux)["torch"] == "2.1.2"
+    assert versions(windows)["torch"] == "2.1.2+cu121"
+    assert set(NVIDIA_CU12) <= set(versions(linux))
+    assert not [n for n in versions(windows) if n.startswith("nvidia-") or n == "triton"]

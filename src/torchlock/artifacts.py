@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from packaging.requirements import Requirement
-from packaging.specifiers import SpecifierSet
-from packaging.tags import Tag
-from packaging.utils import NormalizedName
-from packaging.version import Version
+if TYPE_CHECKING:  # types only: a warm solve reads stored artifacts without these imports
+    from packaging.requirements import Requirement
+    from packaging.specifiers import SpecifierSet
+    from packaging.tags import Tag
+    from packaging.utils import NormalizedName
+    from packaging.version import Version
 
 
 class ArtifactKind(enum.Enum):

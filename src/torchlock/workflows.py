@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
@@ -24,6 +23,8 @@ from torchlock.matrix.select import Candidate, Selection, select
 from torchlock.target import DriverVersion, Platform
 
 if TYPE_CHECKING:
+    from packaging.requirements import Requirement
+
     from torchlock.resolver.result import Resolution
     from torchlock.system.model import HostReport
 
@@ -142,7 +143,7 @@ def solve(inputs: SolveInputs, *, detect: Detect, http: Any = None) -> Solution:
     for platform in platforms:
         candidate = _candidate_for(selection, inputs.selection, platform, detect)
         torch_index, variant = _torch_source(candidate, platform, settings)
-        requirements = [*_triple(candidate), *inputs.requirements]
+        requirements = [*_triple(candidate), *(str(r) for r in inputs.requirements)]
         key = _result_key(requirements, python, platform, variant, settings, torch_index)
         resolution = _reuse(settings, key)
         if resolution is None:
@@ -165,7 +166,7 @@ def solve(inputs: SolveInputs, *, detect: Detect, http: Any = None) -> Solution:
 
 
 def _resolve_target(
-    requirements: list[Requirement],
+    requirements: list[str],
     python: str,
     platform: Platform,
     variant: str | None,
@@ -174,6 +175,8 @@ def _resolve_target(
     http: Any,
 ) -> tuple[Resolution, dict[str, str], int]:
     """(resolution, the pages it was built from, HTTP requests made) for one target."""
+    from packaging.requirements import Requirement
+
     from torchlock.index.client import IndexClient, Routing
     from torchlock.index.tags import marker_environment, supported_tags
     from torchlock.resolver.resolve import resolve
@@ -195,7 +198,7 @@ def _resolve_target(
     )
     try:
         resolution = resolve(
-            requirements,
+            [Requirement(r) for r in requirements],
             finder=client,
             environment=marker_environment(python, platform.key),
             tags=tags,
@@ -217,7 +220,7 @@ _RESULT_FORMAT = 1
 
 
 def _result_key(
-    requirements: list[Requirement],
+    requirements: list[str],
     python: str,
     platform: Platform,
     variant: str | None,
@@ -232,7 +235,7 @@ def _result_key(
     document = {
         "format": _RESULT_FORMAT,
         "torchlock": __version__,
-        "requirements": sorted(str(r) for r in requirements),
+        "requirements": sorted(requirements),
         "python": python,
         "platform": platform.key,
         "variant": variant,
@@ -289,14 +292,14 @@ def _public(url: str) -> str:
     return split_credentials(url)[0]
 
 
-def _triple(candidate: Candidate) -> list[Requirement]:
+def _triple(candidate: Candidate) -> list[str]:
     release = candidate.release
     pins = [f"torch=={release.torch}"]
     if release.torchvision is not None:
         pins.append(f"torchvision=={release.torchvision}")
     if release.torchaudio is not None:
         pins.append(f"torchaudio=={release.torchaudio}")
-    return [Requirement(p) for p in pins]
+    return pins
 
 
 def _candidate_for(

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from packaging.markers import Marker
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
 from torchlock.artifacts import Artifact, ArtifactKind
+
+if TYPE_CHECKING:
+    from packaging.markers import Marker
 
 ROOT = NormalizedName("<root>")  # in ``Pin.required_by``: the project is a root requirement
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from packaging.markers import Marker
 from packaging.specifiers import SpecifierSet
 from packaging.tags import parse_tag
 from packaging.utils import NormalizedName
@@ -12,6 +11,9 @@ from packaging.version import Version
 
 from torchlock.artifacts import Artifact, ArtifactKind
 from torchlock.resolver.result import Pin, Resolution
+
+if TYPE_CHECKING:
+    from packaging.markers import Marker
 
 
 def artifact_to_dict(artifact: Artifact) -> dict[str, Any]:
@@ -91,7 +93,7 @@ def resolution_from_dict(doc: dict[str, Any]) -> Resolution:
                 dependencies=tuple(NormalizedName(n) for n in item["dependencies"]),
                 required_by=tuple(NormalizedName(n) for n in item["required_by"]),
                 extras=frozenset(NormalizedName(e) for e in item["extras"]),
-                markers=None if item["markers"] is None else Marker(item["markers"]),
+                markers=None if item["markers"] is None else _marker(item["markers"]),
             )
         )
     return Resolution(pins=tuple(pins), roots=tuple(NormalizedName(r) for r in doc["roots"]))
@@ -103,3 +105,9 @@ def _text(specifier: SpecifierSet | None) -> str | None:
 
 def _specifier(text: str | None) -> SpecifierSet | None:
     return None if text is None else SpecifierSet(text)
+
+
+def _marker(text: str) -> Marker:
+    from packaging.markers import Marker  # rarely needed: keep its regexes off the warm path
+
+    return Marker(text)

@@ -97,6 +97,7 @@ class IndexSettings:
 
     default_index: str
     default_index_source: str
+    extra_index_urls: tuple[str, ...] = ()  # asked, in order, for projects the default lacks
     torch_index: TorchIndex = TorchIndex.AUTO
     pytorch_index_url: str | None = None  # template with {variant}; None: the official one
     mirror: str | None = None
@@ -185,6 +186,7 @@ def _resolve_target(
     routing = Routing(
         default_index=settings.default_index,
         indexes={} if torch_index is None else dict.fromkeys(TORCH_FAMILY, torch_index),
+        extra_indexes=settings.extra_index_urls,
         find_links=settings.find_links,
     )
     client = IndexClient(
@@ -240,6 +242,7 @@ def _result_key(
         "platform": platform.key,
         "variant": variant,
         "default_index": settings.default_index,
+        "extra_indexes": list(settings.extra_index_urls),
         "torch_index": torch_index,
     }
     text = json.dumps(document, sort_keys=True)

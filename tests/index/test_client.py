@@ -400,6 +400,42 @@ def test_routing_never_merges_indexes(
     assert pytorch_index.count("/whl/cu124/numpy/") == 0
 
 
+def test_extra_index_serves_only_what_the_default_lacks(
+    pypi_index: IndexServer, pytorch_index: IndexServer, make_client: MakeClient
+) -> None:
+    # The PyTorch-like index has torch, but so does the default: the default wins whole,
+    # and the extra index is never asked for it (no dependency confusion).
+    routing = Routing(
+        default_index=pypi_index.index_url(),
+        extra_indexes=(pytorch_index.index_url("whl/cu124"),),
+    )
+    client = make_client(routing)
+    torch = client.artifacts(canonicalize_name("torch"))
+    assert torch
+    assert {a.version.local for a in torch} == {None}
+    assert pytorch_index.count("/whl/cu124/torch/") == 0
+    # Only the extra index has "nothing-here"? Neither has it: empty, both asked once.
+    assert client.artifacts(canonicalize_name("nothing-here")) == ()
+    assert pypi_index.count("/simple/nothing-here/") == 1
+    assert pytorch_index.count("/whl/cu124/nothing-here/") == 1
+
+
+def test_extra_index_is_asked_for_a_project_the_default_lacks(
+    demo: FixtureIndex,
+    index_server: IndexServer,
+    pypi_index: IndexServer,
+    make_client: MakeClient,
+) -> None:
+    routing = Routing(
+        default_index=pypi_index.index_url(), extra_indexes=(index_server.index_url(),)
+    )
+    client = make_client(routing)
+    demo_files = client.artifacts(canonicalize_name("demo"))
+    assert {str(a.version) for a in demo_files} == {"1.0", "1.1", "2.0"}
+    assert all(a.index == index_server.index_url() for a in demo_files)
+    assert pypi_index.count("/simple/demo/") == 1
+
+
 def test_find_links_wins(
     demo: FixtureIndex, index_server: IndexServer, make_client: MakeClient, tmp_path: Path
 ) -> None:

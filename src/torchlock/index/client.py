@@ -63,7 +63,10 @@ class Routing:
     """Which index serves which project.
 
     ``indexes`` maps a project to the index that must serve it (the torch family to the
-    PyTorch variant index); every other project comes from ``default_index``. Find-links
+    PyTorch variant index); every other project comes from ``default_index``, or, when that
+    index does not have it at all, from the first of ``extra_indexes`` that does (one index
+    per project, never a merge: an extra index cannot shadow a project of the default
+    index, the dependency-confusion attack). Find-links
     folders are searched first for every project: when any folder has a file of the project,
     those files are its candidates and no index is asked. Index URLs may carry credentials
     (``https://user:token@host/simple``); they are used for that host and never shown.
@@ -71,6 +74,7 @@ class Routing:
 
     default_index: str
     indexes: Mapping[str, str] = field(default_factory=dict)
+    extra_indexes: tuple[str, ...] = ()
     find_links: tuple[Path, ...] = ()
 
     def __post_init__(self) -> None:
@@ -208,7 +212,7 @@ class IndexClient:
         self._executor: Any = None
         self._credentials: dict[str, tuple[str, str] | None] = {}
         self._clean: dict[str, str] = {}
-        for url in (routing.default_index, *routing.indexes.values()):
+        for url in (routing.default_index, *routing.indexes.values(), *routing.extra_indexes):
             clean, credentials = split_credentials(url)
             self._clean[url] = clean
             if credentials is not None:
@@ -314,7 +318,15 @@ class IndexClient:
             log.debug("%s: %d files from find-links folders", project, len(local))
             return local
         index = self.routing.index_for(project)
-        return self._fetch_page(self._clean.get(index, index), project)
+        found = self._fetch_page(self._clean.get(index, index), project)
+        if found or project in self.routing.indexes:
+            return found
+        for extra in self.routing.extra_indexes:
+            found = self._fetch_page(self._clean.get(extra, extra), project)
+            if found:
+                log.debug("%s: from the extra index %s", project, redact(extra))
+                return found
+        return found
 
     def _fetch_page(self, index: str, project: NormalizedName) -> tuple[Artifact, ...]:
         url = f"{index.rstrip('/')}/{project}/"

@@ -436,6 +436,33 @@ def test_extra_index_is_asked_for_a_project_the_default_lacks(
     assert pypi_index.count("/simple/demo/") == 1
 
 
+def test_flat_listing_serves_every_project_from_one_page(
+    index_tree: FixtureIndex, index_server: IndexServer, make_client: MakeClient
+) -> None:
+    # Like a mirror's pytorch-wheels/<variant>/ folder: one HTML listing of all files.
+    folder = index_tree.root / "flat" / "cu121"
+    built = [
+        build_wheel(folder, "demo", "1.0+cu121"),
+        build_wheel(folder, "demo", "1.1+cu121"),
+        build_wheel(folder, "other", "3.0+cu121"),
+    ]
+    links = "".join(f'<a href="{p.name}">{p.name}</a><br>' for p in built)
+    (folder / "index.html").write_text(f"<html><body>{links}</body></html>")
+    flat = f"{index_server.url}/flat/cu121/"
+    routing = Routing(
+        default_index=index_server.index_url(),
+        indexes={"demo": flat, "other": flat},
+        flat_indexes=frozenset({flat}),
+    )
+    client = make_client(routing)
+    demo_files = client.artifacts(canonicalize_name("demo"))
+    assert sorted(str(a.version) for a in demo_files) == ["1.0+cu121", "1.1+cu121"]
+    assert all(a.sha256 is None and a.url.startswith(flat) for a in demo_files)
+    assert [str(a.version) for a in client.artifacts(canonicalize_name("other"))] == ["3.0+cu121"]
+    assert index_server.count("/flat/cu121/") >= 1
+    assert index_server.count("/simple/demo/") == 0
+
+
 def test_find_links_wins(
     demo: FixtureIndex, index_server: IndexServer, make_client: MakeClient, tmp_path: Path
 ) -> None:

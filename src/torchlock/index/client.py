@@ -76,6 +76,9 @@ class Routing:
     indexes: Mapping[str, str] = field(default_factory=dict)
     extra_indexes: tuple[str, ...] = ()
     find_links: tuple[Path, ...] = ()
+    # Index URLs that are one flat HTML listing of files for every project (pip's
+    # --find-links over HTTP, as some mirrors publish PyTorch wheels), not PEP 503 roots.
+    flat_indexes: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         normal = {canonicalize_name(k): v for k, v in self.indexes.items()}
@@ -318,7 +321,9 @@ class IndexClient:
             log.debug("%s: %d files from find-links folders", project, len(local))
             return local
         index = self.routing.index_for(project)
-        found = self._fetch_page(self._clean.get(index, index), project)
+        found = self._fetch_page(
+            self._clean.get(index, index), project, flat=index in self.routing.flat_indexes
+        )
         if found or project in self.routing.indexes:
             return found
         for extra in self.routing.extra_indexes:
@@ -328,8 +333,10 @@ class IndexClient:
                 return found
         return found
 
-    def _fetch_page(self, index: str, project: NormalizedName) -> tuple[Artifact, ...]:
-        url = f"{index.rstrip('/')}/{project}/"
+    def _fetch_page(
+        self, index: str, project: NormalizedName, *, flat: bool = False
+    ) -> tuple[Artifact, ...]:
+        url = index if flat else f"{index.rstrip('/')}/{project}/"
         check_index_url(url, self._trusted)
         cached = self._cache.load_page(url) if self._cache is not None else None
         now = self._clock()

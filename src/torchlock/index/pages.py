@@ -264,19 +264,24 @@ FilenameFilter = Callable[[str], bool]
 def wheel_filter(tags: Iterable[Tag]) -> FilenameFilter:
     """Keep sdists and the wheels with a tag in ``tags``; judged from the file name alone."""
     accepted = frozenset(str(tag) for tag in tags)
+    known: dict[str, bool] = {}  # a page repeats the same few tag triples hundreds of times
 
     def accept(filename: str) -> bool:
         if not filename.endswith(".whl"):
             return filename.endswith((".tar.gz", ".zip"))
-        parts = filename[:-4].split("-")
-        if len(parts) not in (5, 6):
+        parts = filename[:-4].rsplit("-", 3)
+        if len(parts) != 4:
             return False
-        interpreters, abis, platforms = parts[-3], parts[-2], parts[-1]
-        return any(
-            f"{i}-{a}-{p}" in accepted
-            for i in interpreters.split(".")
-            for a in abis.split(".")
-            for p in platforms.split(".")
-        )
+        triple = parts[1] + "-" + parts[2] + "-" + parts[3]
+        verdict = known.get(triple)
+        if verdict is None:
+            interpreters, abis, platforms = parts[1], parts[2], parts[3]
+            verdict = known[triple] = any(
+                f"{i}-{a}-{p}" in accepted
+                for i in interpreters.split(".")
+                for a in abis.split(".")
+                for p in platforms.split(".")
+            )
+        return verdict
 
     return accept

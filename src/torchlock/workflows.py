@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from torchlock.errors import InputError, NoCandidateError
@@ -177,6 +176,7 @@ def _resolve_target(
 ) -> tuple[Resolution, dict[str, str], int]:
     """(resolution, the pages it was built from, HTTP requests made) for one target."""
     from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
 
     from torchlock.index.client import IndexClient, Routing
     from torchlock.index.tags import marker_environment, supported_tags

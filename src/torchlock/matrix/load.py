@@ -56,6 +56,10 @@ class _Where:
 
     def __init__(self, file: str) -> None:
         self.file = file
+        # The same few values repeat across ~30 releases: parse each once.
+        self._arch: dict[str, ArchList] = {}
+        self._variant: dict[str, Variant] = {}
+        self._python: dict[str, PythonVersion] = {}
 
     def fail(self, path: str, problem: str) -> DataError:
         return DataError(f"{self.file}: {path}: {problem}")
@@ -90,20 +94,32 @@ class _Where:
             raise self.fail(path, f"not a driver version: {value!r}") from None
 
     def python(self, value: Any, path: str) -> PythonVersion:
+        known = self._python.get(value) if isinstance(value, str) else None
+        if known is not None:
+            return known
         try:
-            return PythonVersion.parse(self.text(value, path))
+            self._python[value] = PythonVersion.parse(self.text(value, path))
+            return self._python[value]
         except InputError:
             raise self.fail(path, f"not a Python version: {value!r}") from None
 
     def variant(self, value: Any, path: str) -> Variant:
+        known = self._variant.get(value) if isinstance(value, str) else None
+        if known is not None:
+            return known
         try:
-            return Variant.parse(self.text(value, path))
+            self._variant[value] = Variant.parse(self.text(value, path))
+            return self._variant[value]
         except InputError:
             raise self.fail(path, f"not a variant name: {value!r}") from None
 
     def arch(self, value: Any, path: str) -> ArchList:
+        known = self._arch.get(value) if isinstance(value, str) else None
+        if known is not None:
+            return known
         try:
-            return ArchList.parse(self.text(value, path))
+            self._arch[value] = ArchList.parse(self.text(value, path))
+            return self._arch[value]
         except ValueError as exc:
             raise self.fail(path, str(exc)) from None
 

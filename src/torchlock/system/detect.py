@@ -13,6 +13,7 @@ import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from torchlock.errors import DataError, DetectionError, InputError
 from torchlock.system import gpu_names, nvidia_smi
@@ -30,7 +31,6 @@ from torchlock.system.model import (
 )
 from torchlock.system.nvcc import parse_nvcc_version
 from torchlock.system.nvidia_smi import SmiState
-from torchlock.system.nvml import LINUX_LIBRARIES, NvmlReport, query_nvml, windows_libraries
 from torchlock.system.os_release import is_wsl, parse_os_release
 from torchlock.system.parse import (
     is_cuda_library,
@@ -46,6 +46,9 @@ from torchlock.system.parse import (
 from torchlock.system.runner import Completed, Runner, RunResult, TimedOut
 from torchlock.target import OS, ComputeCapability, DriverVersion
 
+if TYPE_CHECKING:
+    from torchlock.system.nvml import NvmlReport
+
 DEFAULT_TIMEOUT = 10.0
 DRIVER_ENV = "TORCHLOCK_DRIVER"
 SYS_MODULE_VERSION = "/sys/module/nvidia/version"
@@ -54,12 +57,14 @@ WSL_NVIDIA_SMI = "/usr/lib/wsl/lib/nvidia-smi"
 DEFAULT_NVCC = "/usr/local/cuda/bin/nvcc"
 TOOL_NAMES = ("conda", "mamba", "micromamba", "uv")
 
-NvmlQuery = Callable[[OS], NvmlReport | None]
+NvmlQuery = Callable[[OS], "NvmlReport | None"]
 NameTable = Callable[[str], ComputeCapability | None]
 
 
 def real_nvml(os_kind: OS, env: Mapping[str, str] | None = None) -> NvmlReport | None:
     """Ask NVML through ctypes where its library can be loaded; None otherwise."""
+    from torchlock.system.nvml import LINUX_LIBRARIES, query_nvml, windows_libraries
+
     if os_kind is OS.LINUX:
         return query_nvml(LINUX_LIBRARIES)
     if os_kind is OS.WINDOWS:

@@ -73,3 +73,28 @@ class ResolutionError(TorchlockError):
     """The requirements cannot be satisfied together; the message says through which chain."""
 
     exit_code = 7
+
+
+class LockfileError(TorchlockError):
+    """A lockfile or project spec is missing, unreadable or not what torchlock wrote.
+
+    The message names the file, the place in it (a key path such as
+    ``packages[3].wheels[0].hashes``, or a line and column) and what is wrong.
+    """
+
+    exit_code = 2
+
+    def __init__(
+        self,
+        path: str,
+        problem: str,
+        *,
+        place: str | None = None,
+        evidence: Sequence[str] = (),
+        hint: str | None = None,
+    ) -> None:
+        where = f"{path}: {place}" if place else path
+        super().__init__(f"{where}: {problem}", evidence=evidence, hint=hint)
+        self.path = path
+        self.place = place
+        self.problem = problem

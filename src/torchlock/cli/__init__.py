@@ -19,10 +19,35 @@ from torchlock.errors import TorchlockError
 
 # name -> (module, attribute, one-line help shown by ``torchlock --help``)
 _COMMANDS: dict[str, tuple[str, str, str]] = {
+    "check": (
+        "torchlock.cli.check",
+        "check",
+        "Exit 0 when the lock matches the project spec, 1 with what changed when it is stale.",
+    ),
+    "doctor": (
+        "torchlock.cli.doctor",
+        "doctor",
+        "Check this host (device, nouveau, driver, nvcc, paths, disk, conda, nginx, Git).",
+    ),
+    "system": (
+        "torchlock.cli.system",
+        "system",
+        "Plan and apply host components: driver, cuda, conda, nginx, git.",
+    ),
     "detect": (
         "torchlock.cli.detect",
         "detect",
         "Report the NVIDIA driver, GPUs, OS, toolkit and Pythons of this host.",
+    ),
+    "export": (
+        "torchlock.cli.export",
+        "export",
+        "Export the lock as pip requirements, conda-lock.yml, environment.yml or PEP 751.",
+    ),
+    "init": (
+        "torchlock.cli.init",
+        "init",
+        "Write the project spec ([tool.torchlock] or torchlock.toml) from this host.",
     ),
     "matrix": (
         "torchlock.cli.matrix",
@@ -33,6 +58,11 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
         "torchlock.cli.solve",
         "solve_command",
         "Choose the build and resolve its whole dependency closure against the indexes.",
+    ),
+    "verify": (
+        "torchlock.cli.verify",
+        "verify",
+        "Prove an environment's PyTorch works on this host; name each known failure's fix.",
     ),
 }
 

@@ -11,6 +11,7 @@ from typing import Any
 import click
 from packaging.requirements import InvalidRequirement, Requirement
 
+from torchlock.cli.lockopts import load_spec
 from torchlock.cli.options import (
     default_python,
     detect_gpus,
@@ -19,6 +20,8 @@ from torchlock.cli.options import (
     host_platform,
 )
 from torchlock.errors import InputError
+from torchlock.lockfiles.model import LockInputs
+from torchlock.lockfiles.spec import LoadedSpec
 from torchlock.matrix.report import candidate_doc, selection_doc
 from torchlock.target import Platform
 from torchlock.workflows import (
@@ -49,7 +52,7 @@ from torchlock.workflows import (
 )
 @click.option("--torch", "torch_spec", metavar="SPEC", help="torch version or range.")
 @click.option("--variant", metavar="NAME", help="Force a build variant: cpu, cu118, cu121, ...")
-@click.option("--policy", default="compat", show_default=True, metavar="compat|strict")
+@click.option("--policy", metavar="compat|strict", help="Selection policy. Default: compat.")
 @click.option(
     "--with", "with_reqs", multiple=True, metavar="REQ", help="An extra requirement (repeatable)."
 )
@@ -73,10 +76,8 @@ from torchlock.workflows import (
 @click.option(
     "--torch-index",
     type=click.Choice([m.value for m in TorchIndex]),
-    default="auto",
-    show_default=True,
-    help="Where the torch family comes from: auto (the default index when it serves the "
-    "chosen build), pytorch (the PyTorch index of the variant), default.",
+    help="Where the torch family comes from: auto (the default; the default index when it "
+    "serves the chosen build), pytorch (the PyTorch index of the variant), default.",
 )
 @click.option(
     "--pytorch-index-url",
@@ -98,6 +99,20 @@ from torchlock.workflows import (
     metavar="DIR",
     help="HTTP cache. Default: $TORCHLOCK_CACHE_DIR or the user cache.",
 )
+@click.option(
+    "--spec",
+    "spec_file",
+    metavar="FILE",
+    help="The project spec (torchlock.toml, or pyproject.toml with [tool.torchlock]). "
+    "Default: the one in the current directory, if any. Flags override its values.",
+)
+@click.option(
+    "-o",
+    "--output",
+    metavar="FILE",
+    help="Write the lock (PEP 751, pylock.toml or pylock.<name>.toml) to FILE. Default: "
+    "the spec's lock next to it when a spec is used, else no lock is written.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def solve_command(
     driver: str | None,
@@ -107,18 +122,20 @@ def solve_command(
     python: str | None,
     torch_spec: str | None,
     variant: str | None,
-    policy: str,
+    policy: str | None,
     with_reqs: tuple[str, ...],
     req_files: tuple[str, ...],
     platforms: tuple[str, ...],
     index_url: str | None,
     mirror: str | None,
-    torch_index: str,
+    torch_index: str | None,
     pytorch_index_url: str | None,
     find_links: tuple[str, ...],
     trusted_host: tuple[str, ...],
     offline: bool,
     cache_dir: str | None,
+    spec_file: str | None,
+    output: str | None,
     as_json: bool,
 ) -> None:
     """Pick the torch build for the target and resolve every package it needs.
@@ -128,42 +145,106 @@ def solve_command(
     --index-url or --mirror says otherwise). Each project comes from exactly one
     index. Several --platform values resolve several targets in one run.
     """
-    targets = tuple(Platform.parse(p) for p in platforms)
-    primary = host_platform(os_name, arch) if (os_name or arch or not targets) else targets[0]
+    from torchlock.lockfiles import spec as specs
+
+    for name in platforms:
+        Platform.parse(name)  # a usage error before anything else
     requirements = [*(_requirement(r, "--with") for r in with_reqs)]
     for name in req_files:
         requirements.extend(_read_requirements(Path(name)))
+    loaded = load_spec(spec_file)
+    wanted = specs.merge(
+        None if loaded is None else loaded.spec,
+        specs.ProjectSpec(
+            python=python,
+            torch=torch_spec,
+            variant=variant,
+            policy=policy,
+            driver=driver,
+            gpu_cc=gpu_cc,
+            platforms=platforms,
+            requirements=tuple(requirements),
+            index_url=index_url,
+            mirror=mirror,
+            torch_index=torch_index,
+            pytorch_index_url=pytorch_index_url,
+        ),
+    )
+    if loaded is not None and not requirements:
+        requirements = list(loaded.requirements)
+    targets = tuple(Platform.parse(p) for p in wanted.platforms)
+    primary = host_platform(os_name, arch) if (os_name or arch or not targets) else targets[0]
+    lock_path = _lock_path(output, loaded)
     settings = _index_settings(
-        index_url=index_url,
-        mirror=mirror,
-        torch_index=TorchIndex(torch_index),
-        pytorch_index_url=pytorch_index_url,
+        index_url=wanted.index_url,
+        mirror=wanted.mirror,
+        torch_index=TorchIndex(wanted.torch_index or "auto"),
+        pytorch_index_url=wanted.pytorch_index_url,
         find_links=find_links,
         trusted_hosts=trusted_host,
         offline=offline,
         cache_dir=cache_dir,
     )
+    selection_inputs = SelectionInputs(
+        platform=primary,
+        python=wanted.python or default_python(),
+        driver=wanted.driver or driver_setting(None),
+        gpu_cc=wanted.gpu_cc,
+        torch=wanted.torch,
+        variant=wanted.variant,
+        policy=wanted.policy or "compat",
+    )
     solution = solve(
         SolveInputs(
-            selection=SelectionInputs(
-                platform=primary,
-                python=python or default_python(),
-                driver=driver_setting(driver),
-                gpu_cc=gpu_cc,
-                torch=torch_spec,
-                variant=variant,
-                policy=policy,
-            ),
+            selection=selection_inputs,
             platforms=targets,
             requirements=tuple(requirements),
             indexes=settings,
         ),
         detect=detect_gpus,
     )
+    if lock_path is not None:
+        _write_lock(
+            lock_path,
+            solution,
+            specs.lock_inputs(
+                wanted,
+                tuple(requirements),
+                python=selection_inputs.python,
+                platform=primary.conda_subdir,
+                driver=selection_inputs.driver,
+            ),
+        )
     if as_json:
         click.echo(json.dumps(solution_doc(solution), indent=2))
     else:
         _print(solution)
+
+
+def _lock_path(output: str | None, loaded: LoadedSpec | None) -> Path | None:
+    from torchlock.lockfiles.pylock import is_pylock_name
+
+    if output is None:
+        return None if loaded is None else loaded.lock_path
+    path = Path(output)
+    if not is_pylock_name(path.name):
+        raise InputError(
+            f"--output {output!r}: a lock is named pylock.toml or pylock.<name>.toml (PEP 751)",
+            hint="e.g. -o pylock.toml or -o pylock.cu121.toml; other formats: torchlock export",
+        )
+    return path
+
+
+def _write_lock(path: Path, solution: Solution, inputs: LockInputs) -> None:
+    from torchlock.lockfiles.build import build_lock
+    from torchlock.lockfiles.files import write_atomic
+    from torchlock.lockfiles.pylock import render
+
+    lock = build_lock(inputs=inputs, selection=solution.selection, targets=solution.targets)
+    write_atomic(path, render(lock))
+    click.echo(
+        f"wrote {path} ({len(lock.packages)} packages for {', '.join(lock.platforms)})", err=True
+    )
 
 
 def _requirement(text: str, where: str) -> Requirement:

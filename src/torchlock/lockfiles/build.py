@@ -1,0 +1,161 @@
+"""From solved targets to the neutral :class:`Lock`.
+
+The solved targets are described by protocols declared here (the resolver's ``Pin`` and
+the workflow's ``TargetSolution`` fit them), so this package needs neither.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from packaging.specifiers import SpecifierSet
+from packaging.utils import NormalizedName
+from packaging.version import Version
+
+from torchlock.artifacts import Artifact, ArtifactKind
+from torchlock.errors import InputError
+from torchlock.lockfiles.model import (
+    CondaPackage,
+    Lock,
+    LockedFile,
+    LockedPackage,
+    LockInputs,
+    LockSelection,
+    LockTarget,
+    platforms_marker,
+)
+from torchlock.matrix.select import Candidate, Selection
+from torchlock.target import Platform
+
+
+class PinLike(Protocol):
+    @property
+    def name(self) -> NormalizedName: ...
+    @property
+    def version(self) -> Version: ...
+    @property
+    def artifacts(self) -> tuple[Artifact, ...]: ...
+    @property
+    def index(self) -> str: ...
+    @property
+    def requires_python(self) -> SpecifierSet | None: ...
+    @property
+    def dependencies(self) -> tuple[NormalizedName, ...]: ...
+
+
+class ResolutionLike(Protocol):
+    @property
+    def pins(self) -> Sequence[PinLike]: ...
+
+
+class TargetLike(Protocol):
+    @property
+    def platform(self) -> Platform: ...
+    @property
+    def python(self) -> str: ...
+    @property
+    def candidate(self) -> Candidate: ...
+    @property
+    def torch_index(self) -> str: ...
+    @property
+    def default_index(self) -> str: ...
+    @property
+    def resolution(self) -> ResolutionLike: ...
+
+
+def build_lock(
+    *,
+    inputs: LockInputs,
+    selection: Selection,
+    targets: Sequence[TargetLike],
+    conda: Sequence[CondaPackage] = (),
+) -> Lock:
+    """The lock of solved targets: one entry per (project, version, index), with markers."""
+    if not targets:
+        raise InputError("nothing to lock: the solution has no target")
+    best = selection.recommended
+    assert best is not None
+    request = selection.request
+    subdirs = [t.platform.conda_subdir for t in targets]
+    if len(set(subdirs)) != len(subdirs):
+        raise InputError("a platform is named twice", evidence=[", ".join(subdirs)])
+    grouped: dict[tuple[NormalizedName, Version, str], list[tuple[str, PinLike]]] = {}
+    for target, subdir in zip(targets, subdirs, strict=True):
+        for pin in target.resolution.pins:
+            grouped.setdefault((pin.name, pin.version, pin.index), []).append((subdir, pin))
+    packages = [_package(key, found, subdirs) for key, found in grouped.items()]
+    packages.sort(key=lambda p: (p.name, p.version, p.platforms, p.index))
+    lock_targets = tuple(
+        LockTarget(
+            platform=subdir,
+            torch=t.candidate.torch,
+            variant=t.candidate.variant.name,
+            cuda=t.candidate.variant.cuda_version,
+            torch_index=t.torch_index,
+            default_index=t.default_index,
+        )
+        for t, subdir in zip(targets, subdirs, strict=True)
+    )
+    return Lock(
+        python=targets[0].python,
+        inputs=inputs,
+        selection=LockSelection(
+            torch=best.torch,
+            variant=best.variant.name,
+            policy=request.policy.value,
+            driver=None if request.driver is None else str(request.driver),
+            max_cuda=selection.max_cuda_version,
+            gpu_archs=tuple(str(g) for g in request.gpus),
+            reasons=selection.reasons,
+            warnings=selection.warnings,
+        ),
+        targets=lock_targets,
+        packages=tuple(packages),
+        conda=tuple(sorted(conda, key=lambda c: (c.platform, c.name))),
+    )
+
+
+def _package(
+    key: tuple[NormalizedName, Version, str],
+    found: list[tuple[str, PinLike]],
+    subdirs: list[str],
+) -> LockedPackage:
+    name, version, index = key
+    platforms = tuple(s for s in subdirs if any(s == f[0] for f in found))
+    wheels: dict[str, LockedFile] = {}
+    sdist: LockedFile | None = None
+    dependencies: set[NormalizedName] = set()
+    requires_python: SpecifierSet | None = None
+    for _, pin in found:
+        dependencies.update(pin.dependencies)
+        requires_python = requires_python or pin.requires_python
+        for artifact in pin.artifacts:
+            file = _file(artifact)
+            if artifact.kind is ArtifactKind.SDIST:
+                sdist = file
+            else:
+                wheels[file.name] = file
+    return LockedPackage(
+        name=name,
+        version=version,
+        index=index,
+        platforms=platforms,
+        marker=None if len(platforms) == len(subdirs) else platforms_marker(platforms),
+        requires_python=requires_python,
+        dependencies=tuple(sorted(dependencies)),
+        wheels=tuple(wheels[n] for n in sorted(wheels)),
+        sdist=sdist,
+    )
+
+
+def _file(artifact: Artifact) -> LockedFile:
+    if not artifact.sha256:
+        raise InputError(
+            f"{artifact.filename} has no sha256: the index did not give one",
+            evidence=[f"listed by {artifact.index}"],
+            hint="a lock pins every file by its hash; use an index that publishes hashes",
+        )
+    return LockedFile(
+        name=artifact.filename, url=artifact.url, sha256=artifact.sha256, size=artifact.size
+    )

@@ -1,0 +1,276 @@
+"""The neutral lock model every format renders from (and the native one parses back to)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from packaging.markers import Marker
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import NormalizedName
+from packaging.version import Version
+
+from torchlock.errors import InputError
+from torchlock.target import OS, Arch, Platform
+
+LOCK_FORMAT = 1  # the version of torchlock's [tool.torchlock] table
+CREATED_BY = "torchlock"
+
+
+def platform_marker(subdir: str) -> Marker:
+    """The PEP 508 marker that holds on a platform named the conda way (linux-64, win-64)."""
+    platform = Platform.parse(subdir)
+    if platform.os is OS.WINDOWS:
+        machine = "AMD64" if platform.arch is Arch.X86_64 else "ARM64"
+        return Marker(f"sys_platform == 'win32' and platform_machine == '{machine}'")
+    if platform.os is OS.MACOS:
+        machine = "arm64" if platform.arch is Arch.AARCH64 else "x86_64"
+        return Marker(f"sys_platform == 'darwin' and platform_machine == '{machine}'")
+    return Marker(f"sys_platform == 'linux' and platform_machine == '{platform.arch.value}'")
+
+
+def platforms_marker(subdirs: Sequence[str]) -> Marker:
+    """The marker that holds on any of the platforms (in the order given)."""
+    parts = [str(platform_marker(s)) for s in subdirs]
+    if len(parts) == 1:
+        return Marker(parts[0])
+    return Marker(" or ".join(f"({p})" for p in parts))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LockedFile:
+    """One distribution file, pinned by name and sha256 (the URL is where it was found)."""
+
+    name: str
+    url: str
+    sha256: str
+    size: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LockedPackage:
+    """One project at one version, for the targets (platforms) that install it."""
+
+    name: NormalizedName
+    version: Version
+    index: str
+    platforms: tuple[str, ...]  # conda subdirs, in the lock's target order
+    marker: Marker | None = None  # None: every target of the lock installs it
+    requires_python: SpecifierSet | None = None
+    dependencies: tuple[NormalizedName, ...] = ()  # sorted
+    wheels: tuple[LockedFile, ...] = ()  # sorted by name
+    sdist: LockedFile | None = None
+
+    @property
+    def files(self) -> tuple[LockedFile, ...]:
+        return (*self.wheels, *(() if self.sdist is None else (self.sdist,)))
+
+    def files_for(self, platform: str, python: str) -> tuple[LockedFile, ...]:
+        """The files a ``platform`` target on CPython ``python`` can install, best first.
+
+        Wheels whose tags fit (platform-specific before pure ones), then the sdist.
+        """
+        ranked: list[tuple[int, str, LockedFile]] = []
+        for wheel in self.wheels:
+            rank = _wheel_rank(wheel.name, platform, python)
+            if rank is not None:
+                ranked.append((rank, wheel.name, wheel))
+        ranked.sort(key=lambda r: (r[0], r[1]))
+        found = [r[2] for r in ranked]
+        if self.sdist is not None:
+            found.append(self.sdist)
+        return tuple(found)
+
+
+_PLATFORM_TAGS = {
+    "linux-64": re.compile(r"^(many|musl)?linux[\w.]*_x86_64$"),
+    "linux-aarch64": re.compile(r"^(many|musl)?linux[\w.]*_aarch64$"),
+    "win-64": re.compile(r"^win_amd64$"),
+    "osx-arm64": re.compile(r"^macosx_[\w.]*_(arm64|universal2)$"),
+    "osx-64": re.compile(r"^macosx_[\w.]*_(x86_64|intel|universal2?)$"),
+}
+
+
+def _wheel_rank(filename: str, platform: str, python: str) -> int | None:
+    """0 for a platform wheel, 1 for a pure one, None when the wheel does not fit."""
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+    try:
+        tags = parse_wheel_filename(filename)[3]
+    except InvalidWheelFilename:
+        return None
+    digits = python.replace(".", "")
+    interpreters = {f"cp{digits}", f"py{digits}", f"py{digits[0]}"}
+    abis = {f"cp{digits}", "none"}
+    pattern = _PLATFORM_TAGS.get(platform)
+    best: int | None = None
+    for tag in tags:
+        stable = tag.abi == "abi3" and _abi3_fits(tag.interpreter, digits)
+        if tag.interpreter not in interpreters and not stable:
+            continue
+        if tag.abi not in abis and not stable:
+            continue
+        if tag.platform == "any":
+            rank = 1
+        elif pattern is not None and pattern.match(tag.platform):
+            rank = 0
+        else:
+            continue
+        best = rank if best is None else min(best, rank)
+    return best
+
+
+def _abi3_fits(interpreter: str, digits: str) -> bool:
+    """cp3N with the abi3 ABI runs on CPython 3.M for every M >= N."""
+    if not interpreter.startswith("cp3") or not interpreter[2:].isdigit():
+        return False
+    return int(interpreter[3:] or "0") <= int(digits[1:])
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LockInputs:
+    """What the lock was solved from, as declared (the spec with flags over it).
+
+    Detected facts (the driver found on a host) are not inputs: they are in
+    :class:`LockSelection`. The digest covers exactly these fields.
+    """
+
+    python: str
+    platforms: tuple[str, ...]  # conda subdirs; the first is where the build is chosen
+    torch: str | None = None
+    variant: str | None = None
+    policy: str = "compat"
+    driver: str = "auto"  # VERSION, "none" or "auto"
+    gpu_cc: tuple[str, ...] = ()
+    requirements: tuple[Requirement, ...] = ()
+    index_url: str | None = None
+    mirror: str | None = None
+    torch_index: str = "auto"
+    pytorch_index_url: str | None = None
+    conda_channels: tuple[str, ...] = ()
+
+    def document(self) -> dict[str, Any]:
+        """The canonical form: TOML keys, requirements sorted, absent values left out."""
+        values: dict[str, Any] = {
+            "python": self.python,
+            "platforms": list(self.platforms),
+            "torch": self.torch,
+            "variant": self.variant,
+            "policy": self.policy,
+            "driver": self.driver,
+            "gpu-cc": list(self.gpu_cc),
+            "requirements": sorted(str(r) for r in self.requirements),
+            "index-url": self.index_url,
+            "mirror": self.mirror,
+            "torch-index": self.torch_index,
+            "pytorch-index-url": self.pytorch_index_url,
+            "conda-channels": list(self.conda_channels),
+        }
+        return {k: v for k, v in values.items() if v is not None}
+
+    @property
+    def digest(self) -> str:
+        text = json.dumps(self.document(), sort_keys=True, separators=(",", ":"))
+        return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LockSelection:
+    """The outcome of choosing the build, and why."""
+
+    torch: Version
+    variant: str
+    policy: str
+    driver: str | None  # the driver planned for (given or detected); None: no driver
+    max_cuda: str | None
+    gpu_archs: tuple[str, ...] = ()  # compute capabilities of the target GPUs
+    reasons: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LockTarget:
+    """One target platform of the lock and where its torch family comes from."""
+
+    platform: str  # conda subdir
+    torch: Version
+    variant: str
+    cuda: str | None
+    torch_index: str
+    default_index: str
+
+    @property
+    def environment(self) -> Marker:
+        return platform_marker(self.platform)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CondaPackage:
+    """A conda package of the environment's base (Python, pip), pinned by URL and hashes."""
+
+    name: str
+    version: str
+    build: str
+    platform: str
+    url: str
+    sha256: str
+    md5: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Lock:
+    python: str  # X.Y
+    inputs: LockInputs
+    selection: LockSelection
+    targets: tuple[LockTarget, ...]
+    packages: tuple[LockedPackage, ...]  # sorted by (name, version, platforms)
+    conda: tuple[CondaPackage, ...] = ()
+
+    @property
+    def platforms(self) -> tuple[str, ...]:
+        return tuple(t.platform for t in self.targets)
+
+    @property
+    def requires_python(self) -> SpecifierSet:
+        return SpecifierSet(f"=={self.python}.*")
+
+    def target(self, platform: str) -> LockTarget:
+        for target in self.targets:
+            if target.platform == platform:
+                return target
+        raise InputError(
+            f"the lock has no target {platform!r}",
+            evidence=[f"its targets: {', '.join(self.platforms)}"],
+            hint="solve again with --platform " + platform,
+        )
+
+    def packages_for(self, platform: str) -> tuple[LockedPackage, ...]:
+        """What the target ``platform`` installs."""
+        self.target(platform)
+        return tuple(p for p in self.packages if platform in p.platforms)
+
+    @property
+    def content_digest(self) -> str:
+        """A digest of what gets installed, to notice a hand-edited package list."""
+        rows = []
+        for p in self.packages:
+            files = [[f.name, f.sha256, f.url, f.size] for f in p.files]
+            rows.append(
+                [
+                    p.name,
+                    str(p.version),
+                    p.index,
+                    list(p.platforms),
+                    None if p.marker is None else str(p.marker),
+                    None if p.requires_python is None else str(p.requires_python),
+                    list(p.dependencies),
+                    files,
+                ]
+            )
+        text = json.dumps(rows, separators=(",", ":"))
+        return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -1,0 +1,327 @@
+"""The project spec: ``[tool.torchlock]`` in ``pyproject.toml``, or a ``torchlock.toml``.
+
+What a project asks for (Python, torch, extra requirements, target platforms, policy,
+indexes, conda channels) and where its lock lives. ``parse`` and ``render`` are pure;
+``find_spec`` looks for one in a folder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+
+from torchlock.errors import InputError, LockfileError
+from torchlock.target import Platform
+
+if TYPE_CHECKING:
+    from torchlock.lockfiles.model import LockInputs
+
+SPEC_FILE = "torchlock.toml"
+PYPROJECT = "pyproject.toml"
+DEFAULT_LOCK = "pylock.toml"
+_STRINGS = (
+    "python",
+    "torch",
+    "variant",
+    "policy",
+    "driver",
+    "index-url",
+    "mirror",
+    "torch-index",
+    "pytorch-index-url",
+    "lock",
+)
+_LISTS = ("gpu-cc", "platforms", "requirements", "conda-channels")
+_FLAGS = ("project-dependencies",)
+KEYS = frozenset((*_STRINGS, *_LISTS, *_FLAGS))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProjectSpec:
+    """None and () mean 'not set': the command's default (often: from this host)."""
+
+    python: str | None = None
+    torch: str | None = None
+    variant: str | None = None
+    policy: str | None = None
+    driver: str | None = None
+    gpu_cc: tuple[str, ...] = ()
+    platforms: tuple[str, ...] = ()
+    requirements: tuple[Requirement, ...] = ()
+    project_dependencies: bool = False  # add [project].dependencies of pyproject.toml
+    index_url: str | None = None
+    mirror: str | None = None
+    torch_index: str | None = None
+    pytorch_index_url: str | None = None
+    conda_channels: tuple[str, ...] = ()
+    lock: str | None = None  # the lock's file name, next to the spec
+
+    @property
+    def lock_name(self) -> str:
+        return self.lock or DEFAULT_LOCK
+
+    def table(self) -> dict[str, Any]:
+        """The TOML table of the spec (keys in a fixed order, unset ones left out)."""
+        values: dict[str, Any] = {
+            "python": self.python,
+            "platforms": list(self.platforms) or None,
+            "torch": self.torch,
+            "variant": self.variant,
+            "policy": self.policy,
+            "driver": self.driver,
+            "gpu-cc": list(self.gpu_cc) or None,
+            "requirements": [str(r) for r in self.requirements] or None,
+            "project-dependencies": self.project_dependencies or None,
+            "index-url": self.index_url,
+            "mirror": self.mirror,
+            "torch-index": self.torch_index,
+            "pytorch-index-url": self.pytorch_index_url,
+            "conda-channels": list(self.conda_channels) or None,
+            "lock": self.lock,
+        }
+        return {k: v for k, v in values.items() if v is not None}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoadedSpec:
+    path: Path
+    spec: ProjectSpec
+    project_dependencies: tuple[Requirement, ...] = ()  # [project].dependencies, when asked
+
+    @property
+    def lock_path(self) -> Path:
+        return self.path.parent / self.spec.lock_name
+
+    @property
+    def requirements(self) -> tuple[Requirement, ...]:
+        return (*self.spec.requirements, *self.project_dependencies)
+
+
+def parse(text: str, path: str) -> LoadedSpec | None:
+    """The spec in ``text``; None for a ``pyproject.toml`` without ``[tool.torchlock]``."""
+    import tomlkit
+    from tomlkit.exceptions import ParseError
+
+    try:
+        data = tomlkit.parse(text).unwrap()
+    except ParseError as exc:
+        raise LockfileError(
+            path, f"not valid TOML: {exc}", place=f"line {exc.line}, column {exc.col}"
+        ) from None
+    is_pyproject = Path(path).name == PYPROJECT
+    where = "tool.torchlock" if is_pyproject else ""
+    if is_pyproject:
+        table = data.get("tool", {}).get("torchlock")
+        if table is None:
+            return None
+        if not isinstance(table, dict):
+            raise LockfileError(path, "expected a table", place=where)
+    else:
+        table = data.get("tool", {}).get("torchlock", data) if "tool" in data else data
+        if table is not data:
+            where = "tool.torchlock"
+    spec = _spec(table, path, where)
+    project: tuple[Requirement, ...] = ()
+    if spec.project_dependencies:
+        if not is_pyproject:
+            raise LockfileError(
+                path,
+                "project-dependencies needs [project].dependencies of a pyproject.toml",
+                place=_place(where, "project-dependencies"),
+            )
+        dependencies = data.get("project", {}).get("dependencies", [])
+        project = tuple(
+            _requirement(d, path, f"project.dependencies[{i}]")
+            for i, d in enumerate(_strings(dependencies, path, "project.dependencies"))
+        )
+    return LoadedSpec(path=Path(path), spec=spec, project_dependencies=project)
+
+
+def _place(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _strings(value: Any, path: str, place: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise LockfileError(path, f"expected an array of strings, found {value!r}", place=place)
+    return tuple(value)
+
+
+def _requirement(text: str, path: str, place: str) -> Requirement:
+    try:
+        return Requirement(text)
+    except InvalidRequirement as exc:
+        raise LockfileError(path, f"malformed requirement {text!r}: {exc}", place=place) from None
+
+
+def _spec(table: Mapping[str, Any], path: str, where: str) -> ProjectSpec:
+    unknown = sorted(set(table) - KEYS)
+    if unknown:
+        raise LockfileError(
+            path,
+            f"unknown key {unknown[0]!r}",
+            place=_place(where, unknown[0]),
+            hint="known keys: " + ", ".join(sorted(KEYS)),
+        )
+    values: dict[str, Any] = {}
+    for key in _STRINGS:
+        if key in table:
+            value = table[key]
+            if not isinstance(value, str):
+                raise LockfileError(
+                    path, f"expected a string, found {value!r}", place=_place(where, key)
+                )
+            values[key.replace("-", "_")] = value
+    for key in _LISTS:
+        if key in table:
+            values[key.replace("-", "_")] = _strings(table[key], path, _place(where, key))
+    if "project-dependencies" in table:
+        flag = table["project-dependencies"]
+        if not isinstance(flag, bool):
+            raise LockfileError(
+                path,
+                f"expected true or false, found {flag!r}",
+                place=_place(where, "project-dependencies"),
+            )
+        values["project_dependencies"] = flag
+    if "requirements" in values:
+        place = _place(where, "requirements")
+        values["requirements"] = tuple(
+            _requirement(r, path, f"{place}[{i}]") for i, r in enumerate(values["requirements"])
+        )
+    for i, platform in enumerate(values.get("platforms", ())):
+        try:
+            Platform.parse(platform)
+        except InputError as exc:
+            raise LockfileError(
+                path, exc.message, place=f"{_place(where, 'platforms')}[{i}]", hint=exc.hint
+            ) from None
+    lock = values.get("lock")
+    if lock is not None:
+        from torchlock.lockfiles.pylock import is_pylock_name
+
+        if not is_pylock_name(lock):
+            raise LockfileError(
+                path,
+                f"lock file name {lock!r} is not pylock.toml or pylock.<name>.toml (PEP 751)",
+                place=_place(where, "lock"),
+            )
+    return ProjectSpec(**values)
+
+
+def render(spec: ProjectSpec) -> str:
+    """A ``torchlock.toml`` holding ``spec``."""
+    import tomlkit
+
+    doc = tomlkit.document()
+    doc.add(
+        tomlkit.comment("The torchlock project spec: `torchlock solve` locks what it asks for.")
+    )
+    for key, value in spec.table().items():
+        doc[key] = value
+    return tomlkit.dumps(doc)
+
+
+def merge_into_pyproject(text: str, spec: ProjectSpec, path: str) -> str:
+    """``pyproject.toml`` text with its ``[tool.torchlock]`` set to ``spec``, the rest kept."""
+    import tomlkit
+    from tomlkit.exceptions import ParseError
+
+    try:
+        doc = tomlkit.parse(text)
+    except ParseError as exc:
+        raise LockfileError(
+            path, f"not valid TOML: {exc}", place=f"line {exc.line}, column {exc.col}"
+        ) from None
+    tool = doc.get("tool")
+    if tool is None:
+        tool = tomlkit.table(is_super_table=True)
+        doc["tool"] = tool
+    table = tomlkit.table()
+    for key, value in spec.table().items():
+        table[key] = value
+    if "torchlock" in tool:
+        del tool["torchlock"]
+    tool["torchlock"] = table
+    result = tomlkit.dumps(doc)
+    return result if result.endswith("\n") else result + "\n"
+
+
+def find_spec(directory: Path) -> Path | None:
+    """``torchlock.toml`` in ``directory``, else its ``pyproject.toml`` when that has
+    ``[tool.torchlock]``; None when neither."""
+    standalone = directory / SPEC_FILE
+    if standalone.is_file():
+        return standalone
+    pyproject = directory / PYPROJECT
+    if pyproject.is_file():
+        try:
+            text = pyproject.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return pyproject  # reading it again reports the problem
+        if "torchlock" in text and parse(text, str(pyproject)) is not None:
+            return pyproject
+    return None
+
+
+def load(path: Path) -> LoadedSpec:
+    """The spec in ``path`` (a LockfileError when it has none or is malformed)."""
+    from torchlock.lockfiles.files import read_text
+
+    text = read_text(path, what="project spec", hint="write one with `torchlock init`")
+    loaded = parse(text, str(path))
+    if loaded is None:
+        raise LockfileError(
+            str(path), "has no [tool.torchlock] table", hint="write one with `torchlock init`"
+        )
+    return loaded
+
+
+def merge(spec: ProjectSpec | None, flags: ProjectSpec) -> ProjectSpec:
+    """The spec with every value the flags set put over it (lists replace, not extend)."""
+    if spec is None:
+        return flags
+    from dataclasses import fields, replace
+
+    changes: dict[str, Any] = {}
+    for field in fields(ProjectSpec):
+        value = getattr(flags, field.name)
+        if value not in (None, (), False):
+            changes[field.name] = value
+    if flags.requirements:
+        changes["project_dependencies"] = False
+    return replace(spec, **changes)
+
+
+def lock_inputs(
+    spec: ProjectSpec,
+    requirements: tuple[Requirement, ...],
+    *,
+    python: str,
+    platform: str,
+    driver: str,
+) -> LockInputs:
+    """The inputs a lock records (and its digest covers): the spec's values, the given
+    defaults for what it leaves to the host."""
+    from torchlock.lockfiles.model import LockInputs
+
+    platforms = spec.platforms or (platform,)
+    return LockInputs(
+        python=spec.python or python,
+        platforms=tuple(Platform.parse(p).conda_subdir for p in platforms),
+        torch=spec.torch,
+        variant=spec.variant,
+        policy=spec.policy or "compat",
+        driver=spec.driver or driver,
+        gpu_cc=spec.gpu_cc,
+        requirements=requirements,
+        index_url=spec.index_url,
+        mirror=spec.mirror,
+        torch_index=spec.torch_index or "auto",
+        pytorch_index_url=spec.pytorch_index_url,
+        conda_channels=spec.conda_channels,
+    )

@@ -1,0 +1,288 @@
+"""``torchlock solve`` writing the lock: where, atomically, reproducibly; real installers."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+from tests.cli.lockhelp import isolate, spec_text
+from tests.support.cli import run_cli
+from tests.support.index_server import Fault, IndexServer
+from torchlock.lockfiles import pylock
+
+SELECT = ["--driver", "580.65.06", "--gpu-cc", "8.0", "--torch", "2.1.2", "--variant", "cu121"]
+HOST_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    isolate(monkeypatch, tmp_path)
+    monkeypatch.chdir(tmp_path)
+
+
+def test_output_writes_a_valid_lock_and_json_still_prints(
+    capsys: pytest.CaptureFixture[str], pypi_index: IndexServer, tmp_path: Path
+) -> None:
+    argv = ["solve", *SELECT, "--python", "3.10", "--platform", "linux-64"]
+    argv += ["--index-url", pypi_index.index_url(), "-o", "pylock.toml", "--json"]
+    code, out, err = run_cli(argv, capsys)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["targets"][0]["platform"] == "linux-64"
+    assert "wrote pylock.toml" in err
+    text = (tmp_path / "pylock.toml").read_text(encoding="utf-8")
+    lock = pylock.parse(text, "pylock.toml")
+    assert pylock.render(lock) == text
+    assert {p.name for p in lock.packages} == {p["name"] for p in doc["targets"][0]["packages"]}
+    assert lock.inputs.driver == "580.65.06"
+    assert lock.selection.max_cuda is not None
+    assert lock.selection.reasons
+    assert lock.targets[0].variant == "cu121"
+    for package in lock.packages:
+        assert package.marker is None  # one target: environments says where
+        assert package.files
+    assert [p for p in tmp_path.iterdir() if p.name.startswith(".pylock")] == []
+
+
+def test_without_spec_or_output_no_lock_is_written(
+    capsys: pytest.CaptureFixture[str], pypi_index: IndexServer, tmp_path: Path
+) -> None:
+    argv = ["solve", *SELECT, "--python", "3.10", "--platform", "linux-64"]
+    code, _, err = run_cli([*argv, "--index-url", pypi_index.index_url(), "--json"], capsys)
+    assert code == 0, err
+    assert not list(tmp_path.glob("pylock*.toml"))
+
+
+def test_output_must_be_a_pylock_name(
+    capsys: pytest.CaptureFixture[str], pypi_index: IndexServer
+) -> None:
+    code, _out, err = run_cli(["solve", *SELECT, "-o", "lock.toml"], capsys)
+    assert code == 2
+    assert "pylock.<name>.toml" in err
+    assert pypi_index.count() == 0
+
+
+def test_spec_is_used_and_the_lock_goes_next_to_it(
+    capsys: pytest.CaptureFixture[str], pypi_index: IndexServer, tmp_path: Path
+) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "torchlock.toml").write_text(
+        spec_text(pypi_index, requirements=("requests>=2.31",), lock="pylock.cu121.toml")
+    )
+    code, _, err = run_cli(["solve", "--spec", str(project / "torchlock.toml")], capsys)
+    assert code == 0, err
+    lock = pylock.parse((project / "pylock.cu121.toml").read_text(), "pylock.cu121.toml")
+    names = {p.name for p in lock.packages}
+    assert {"torch", "requests", "urllib3"} <= names
+    assert lock.inputs.requirements[0].name == "requests"
+    # flags override the spec: another Python, no extra requirement
+    code, _, err = run_cli(
+        ["solve", "--spec", str(project / "torchlock.toml"), "--python", "3.11", "--with", "idna"],
+        capsys,
+    )
+    assert code == 0, err
+    lock = pylock.parse((project / "pylock.cu121.toml").read_text(), "pylock.cu121.toml")
+    assert lock.python == "3.11"
+    assert "requests" not in {p.name for p in lock.packages}
+
+
+def test_spec_in_the_current_directory_is_found(
+    capsys: pytest.CaptureFixture[str], pypi_index: IndexServer, tmp_path: Path
+) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "demo"\nversion = "0"\ndependencies = ["idna"]\n\n'
+        "[tool.torchlock]\n" + spec_text(pypi_index) + "project-dependencies = true\n"
+    )
+    code, _, err = run_cli(["solve"], capsys)
+    assert code == 0, err
+    lock = pylock.parse((tmp_path / "pylock.toml").read_text(), "pylock.toml")
+    assert "idna" in {p.name for p in lock.packages}
+
+
+def test_failed_solve_leaves_the_old_lock_intact(
+    capsys: pytest.CaptureFixture[str], pypi_index: IndexServer, tmp_path: Path
+) -> None:
+    (tmp_path / "torchlock.toml").write_text(spec_text(pypi_index))
+    code, _, err = run_cli(["solve"], capsys)
+    assert code == 0, err
+    before = (tmp_path / "pylock.toml").read_bytes()
+    (tmp_path / "torchlock.toml").write_text(spec_text(pypi_index, requirements=("requests",)))
+    pypi_index.fail("/simple/requests/", Fault.error(500, times=None))
+    shutil.rmtree(tmp_path / "cache")
+    code, _, err = run_cli(["solve"], capsys)
+    assert code == 6
+    assert (tmp_path / "pylock.toml").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "pylock.toml", "torchlock.toml"]
+
+
+def test_two_platforms_in_one_lock_with_markers(
+    capsys: pytest.CaptureFixture[str],
+    pypi_index: IndexServer,
+    pytorch_index: IndexServer,
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "torchlock.toml").write_text(
+        spec_text(pypi_index, platforms=("linux-64", "win-64"), pytorch=pytorch_index)
+    )
+    code, _, err = run_cli(["solve"], capsys)
+    assert code == 0, err
+    lock = pylock.parse((tmp_path / "pylock.toml").read_text(), "pylock.toml")
+    assert lock.platforms == ("linux-64", "win-64")
+    by_version = {(p.name, str(p.version)): p for p in lock.packages}
+    linux = 'sys_platform == "linux" and platform_machine == "x86_64"'
+    assert str(by_version[("torch", "2.1.2")].marker) == linux
+    assert str(by_version[("triton", "2.1.0")].marker) == linux
+    assert "win32" in str(by_version[("torch", "2.1.2+cu121")].marker)
+    assert by_version[("torch", "2.1.2+cu121")].index == pytorch_index.index_url("whl/cu121")
+    assert by_version[("filelock", "3.16.1")].marker is None
+
+
+def _solve_in_subprocess(workdir: Path, seed: str, spec: str) -> bytes:
+    workdir.mkdir()
+    (workdir / "torchlock.toml").write_text(spec)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "TORCHLOCK_"))}
+    env |= {
+        "PYTHONHASHSEED": seed,
+        "PIP_CONFIG_FILE": os.devnull,
+        "TORCHLOCK_CACHE_DIR": str(workdir / "cache"),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "torchlock", "solve"],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return (workdir / "pylock.toml").read_bytes()
+
+
+def test_same_inputs_give_the_same_bytes_across_directories_and_hash_seeds(
+    pypi_index: IndexServer, pytorch_index: IndexServer, tmp_path: Path
+) -> None:
+    spec = spec_text(
+        pypi_index,
+        platforms=("linux-64", "win-64"),
+        requirements=("requests>=2.31", "numpy<2"),
+        pytorch=pytorch_index,
+    )
+    first = _solve_in_subprocess(tmp_path / "one", "1", spec)
+    second = _solve_in_subprocess(tmp_path / "elsewhere", "4242", spec)
+    assert first == second
+    assert first.endswith(b"\n")
+    assert b"\r" not in first
+    assert str(tmp_path).encode() not in first
+
+
+# --- real installers ---------------------------------------------------------------------
+
+
+def _lock_for_this_host(
+    capsys: pytest.CaptureFixture[str], index: IndexServer, tmp_path: Path
+) -> Path:
+    (tmp_path / "torchlock.toml").write_text(
+        spec_text(index, python=HOST_PYTHON, requirements=("requests",))
+    )
+    code, _, err = run_cli(["solve"], capsys)
+    assert code == 0, err
+    return tmp_path / "pylock.toml"
+
+
+def _fresh_venv(path: Path) -> Path:
+    venv.EnvBuilder(with_pip=False).create(path)
+    return path / "bin" / "python"
+
+
+def _pip(python: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
+    env["PIP_CONFIG_FILE"] = os.devnull
+    command = [sys.executable, "-m", "pip", "--python", str(python), "install"]
+    command += ["--disable-pip-version-check", "--no-input", "--no-cache-dir", *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+
+
+def _installed(python: Path) -> set[str]:
+    out = subprocess.run(
+        [
+            str(python),
+            "-c",
+            "import importlib.metadata as m; "
+            "print('\\n'.join(d.metadata['Name'] for d in m.distributions()))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return {line.strip().lower() for line in out.splitlines() if line.strip()}
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the fixture lock is for linux-64")
+def test_pip_installs_the_requirements_export_with_require_hashes(
+    capsys: pytest.CaptureFixture[str], pypi_index: IndexServer, tmp_path: Path
+) -> None:
+    _lock_for_this_host(capsys, pypi_index, tmp_path)
+    code, _, err = run_cli(["export", "--format", "requirements", "-o", "req.txt"], capsys)
+    assert code == 0, err
+    python = _fresh_venv(tmp_path / "venv")
+    result = _pip(python, "--require-hashes", "-r", str(tmp_path / "req.txt"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert {"torch", "torchvision", "torchaudio", "requests", "triton"} <= _installed(python)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the fixture lock is for linux-64")
+def test_a_tampered_hash_makes_pip_refuse(
+    capsys: pytest.CaptureFixture[str], pypi_index: IndexServer, tmp_path: Path
+) -> None:
+    lock_path = _lock_for_this_host(capsys, pypi_index, tmp_path)
+    code, _, err = run_cli(["export", "--format", "requirements", "-o", "req.txt"], capsys)
+    assert code == 0, err
+    lock = pylock.parse(lock_path.read_text(), "pylock.toml")
+    idna = next(p for p in lock.packages if p.name == "idna")
+    digest = idna.files[0].sha256
+    tampered = ("0" if digest[0] != "0" else "1") + digest[1:]
+    # in the lock: torchlock refuses to export it
+    lock_path.write_text(lock_path.read_text().replace(digest, tampered))
+    code, _out, err = run_cli(["export", "--format", "requirements"], capsys)
+    assert code == 2
+    assert "pylock.toml: tool.torchlock.content-digest" in err
+    # in the export: pip refuses to install
+    requirements = tmp_path / "req.txt"
+    requirements.write_text(requirements.read_text().replace(digest, tampered))
+    python = _fresh_venv(tmp_path / "venv")
+    result = _pip(python, "--require-hashes", "-r", str(requirements))
+    assert result.returncode != 0
+    assert "HASHES" in result.stderr or "hash" in result.stderr.lower()
+    assert "idna" not in _installed(python)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the fixture lock is for linux-64")
+def test_uv_installs_the_pylock_file(
+    capsys: pytest.CaptureFixture[str], pypi_index: IndexServer, tmp_path: Path
+) -> None:
+    uv = shutil.which("uv") or shutil.which("uv", path=str(Path(sys.executable).parent))
+    if uv is None:
+        pytest.skip("uv is not installed")
+    lock_path = _lock_for_this_host(capsys, pypi_index, tmp_path)
+    python = _fresh_venv(tmp_path / "venv")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("UV_", "PIP_"))}
+    env |= {"UV_NO_CONFIG": "1", "UV_CACHE_DIR": str(tmp_path / "uv-cache"), "UV_OFFLINE": "0"}
+    result = subprocess.run(
+        [uv, "pip", "install", "--python", str(python), "-r", str(lock_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert {"torch", "torchvision", "requests", "triton"} <= _installed(python)

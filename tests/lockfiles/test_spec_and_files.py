@@ -1,0 +1,133 @@
+"""The project spec (parse, render, merge, errors) and atomic writes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+
+from torchlock.errors import LockfileError
+from torchlock.lockfiles import spec as specs
+from torchlock.lockfiles.files import read_text, write_atomic
+
+SPEC = """\
+python = "3.10"
+platforms = ["linux-64", "win-64"]
+torch = ">=2.1"
+requirements = ["numpy<2"]
+conda-channels = ["conda-forge"]
+lock = "pylock.cu121.toml"
+"""
+
+
+def test_parse_render_round_trip() -> None:
+    loaded = specs.parse(SPEC, "torchlock.toml")
+    assert loaded is not None
+    assert loaded.spec.platforms == ("linux-64", "win-64")
+    assert loaded.spec.requirements == (Requirement("numpy<2"),)
+    again = specs.parse(specs.render(loaded.spec), "torchlock.toml")
+    assert again is not None
+    assert again.spec == loaded.spec
+    assert specs.render(again.spec) == specs.render(loaded.spec)
+
+
+def test_pyproject_without_table_has_no_spec() -> None:
+    assert specs.parse('[project]\nname = "x"\n', "pyproject.toml") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "place", "words"),
+    [
+        ('pyhton = "3.10"\n', "pyhton", "unknown key"),
+        ('platforms = ["amiga"]\n', "platforms[0]", "unknown target platform"),
+        ('requirements = ["numpy[[<2"]\n', "requirements[0]", "malformed requirement"),
+        ("python = 3.10\n", "python", "expected a string"),
+        ('lock = "lock.toml"\n', "lock", "PEP 751"),
+        ('python = "3.10\n', "line 1, column", "not valid TOML"),
+    ],
+)
+def test_bad_spec_names_the_place(text: str, place: str, words: str) -> None:
+    with pytest.raises(LockfileError) as caught:
+        specs.parse(text, "torchlock.toml")
+    assert caught.value.place is not None
+    assert caught.value.place.startswith(place)
+    assert words in str(caught.value)
+
+
+def test_bad_pyproject_table_names_tool_torchlock() -> None:
+    with pytest.raises(LockfileError) as caught:
+        specs.parse("[tool.torchlock]\nfoo = 1\n", "pyproject.toml")
+    assert caught.value.place == "tool.torchlock.foo"
+
+
+def test_merge_flags_over_spec() -> None:
+    loaded = specs.parse(SPEC, "torchlock.toml")
+    assert loaded is not None
+    merged = specs.merge(loaded.spec, specs.ProjectSpec(python="3.11", platforms=("win-64",)))
+    assert merged.python == "3.11"
+    assert merged.platforms == ("win-64",)
+    assert merged.torch == ">=2.1"
+    inputs = specs.lock_inputs(merged, (), python="3.12", platform="linux-64", driver="auto")
+    assert inputs.python == "3.11"
+    assert inputs.platforms == ("win-64",)
+    assert (
+        inputs.digest
+        != specs.lock_inputs(
+            loaded.spec, (), python="3.12", platform="linux-64", driver="auto"
+        ).digest
+    )
+
+
+def test_find_spec_prefers_torchlock_toml(tmp_path: Path) -> None:
+    assert specs.find_spec(tmp_path) is None
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "torchlock-demo"\n')
+    assert specs.find_spec(tmp_path) is None
+    (tmp_path / "pyproject.toml").write_text('[tool.torchlock]\npython = "3.10"\n')
+    assert specs.find_spec(tmp_path) == tmp_path / "pyproject.toml"
+    (tmp_path / "torchlock.toml").write_text('python = "3.11"\n')
+    assert specs.find_spec(tmp_path) == tmp_path / "torchlock.toml"
+
+
+def test_write_atomic_replaces_and_leaves_no_temporary(tmp_path: Path) -> None:
+    target = tmp_path / "pylock.toml"
+    write_atomic(target, "one\n")
+    write_atomic(target, "two\n")
+    assert target.read_bytes() == b"two\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["pylock.toml"]
+
+
+def test_failed_write_keeps_the_old_file(tmp_path: Path) -> None:
+    target = tmp_path / "pylock.toml"
+    write_atomic(target, "old\n")
+
+    class Boom(Exception):
+        pass
+
+    class Exploding(str):
+        def encode(self, *args: object, **kwargs: object) -> bytes:
+            raise Boom
+
+    with pytest.raises(Boom):
+        write_atomic(target, Exploding("new\n"))
+    assert target.read_bytes() == b"old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["pylock.toml"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0 if hasattr(os, "geteuid") else True, reason="root")
+def test_unwritable_directory_is_a_lockfile_error(tmp_path: Path) -> None:
+    tmp_path.chmod(0o500)
+    try:
+        with pytest.raises(LockfileError):
+            write_atomic(tmp_path / "pylock.toml", "x\n")
+    finally:
+        tmp_path.chmod(0o700)
+
+
+def test_read_text_errors(tmp_path: Path) -> None:
+    with pytest.raises(LockfileError, match="no such lockfile"):
+        read_text(tmp_path / "pylock.toml")
+    (tmp_path / "bad.toml").write_bytes(b"\xff\xfe")
+    with pytest.raises(LockfileError, match="not UTF-8"):
+        read_text(tmp_path / "bad.toml")

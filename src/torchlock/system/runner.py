@@ -7,8 +7,12 @@ finding the caller reports in words.
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
-from collections.abc import Sequence
+import sys
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -101,3 +105,69 @@ class SubprocessRunner:
             stdout=proc.stdout or "",
             stderr=proc.stderr or "",
         )
+
+
+_POSIX = sys.platform != "win32"
+
+OutputSink = Callable[[str], None]
+
+
+class StreamingRunner(Protocol):
+    """Runs a long program, handing each line of its output to ``sink`` as it comes.
+
+    The result's ``stdout`` holds stdout and stderr merged, in the order the program
+    wrote them; ``stderr`` is empty. Used by ``torchlock system apply`` so that a
+    twenty-minute installer is logged while it runs.
+    """
+
+    def stream(self, argv: Sequence[str], *, timeout: float, sink: OutputSink) -> RunResult: ...
+
+
+class SubprocessStreamingRunner:
+    """The real :class:`StreamingRunner`: :class:`subprocess.Popen`, stderr merged into stdout."""
+
+    def stream(self, argv: Sequence[str], *, timeout: float, sink: OutputSink) -> RunResult:
+        args = tuple(argv)
+        try:
+            proc = subprocess.Popen(
+                args,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                encoding="utf-8",
+                errors="replace",
+                start_new_session=_POSIX,  # its own process group, so a timeout ends it all
+            )
+        except FileNotFoundError:
+            return NotFound(argv=args)
+        except (OSError, ValueError) as exc:
+            return LaunchFailed(argv=args, detail=str(exc) or type(exc).__name__)
+        expired = threading.Event()
+
+        def kill() -> None:
+            expired.set()
+            try:
+                if _POSIX:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                else:
+                    proc.kill()
+            except OSError:
+                pass
+
+        timer = threading.Timer(timeout, kill)
+        timer.daemon = True
+        timer.start()
+        lines: list[str] = []
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                lines.append(line)
+                sink(line.rstrip("\n"))
+            returncode = proc.wait()
+        finally:
+            timer.cancel()
+            if proc.stdout is not None:
+                proc.stdout.close()
+        if expired.is_set():
+            return TimedOut(argv=args, timeout=timeout)
+        return Completed(argv=args, returncode=returncode, stdout="".join(lines), stderr="")

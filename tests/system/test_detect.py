@@ -139,6 +139,30 @@ def test_h200_with_sysfs_version(host: FakeHost) -> None:
     assert report.toolkit.version == "11.8"
 
 
+def test_h200_outputs_captured_on_a_real_machine(host: FakeHost) -> None:
+    # nvidia-smi, its --query-gpu CSV and /proc/driver/nvidia/version as printed on a lent
+    # H200 (Ubuntu 24.04, open kernel module 580.159.04) on 2026-11-28.
+    host.write(
+        "/sys/module/nvidia/version",
+        fixture("proc/sys-module-nvidia-version-580.159.04-captured.txt"),
+    )
+    host.write(
+        "/proc/driver/nvidia/version",
+        fixture("proc/driver-nvidia-version-open-580.159.04-captured.txt"),
+    )
+    smi(host, "h200-580.159.04-captured")
+
+    report = detect(host)
+
+    assert report.driver.status is DriverStatus.OK
+    assert str(report.driver.version) == "580.159.04"
+    assert report.driver.cuda == "13.0"
+    (gpu,) = report.gpus
+    assert (gpu.name, gpu.memory_mib, str(gpu.compute_capability)) == ("NVIDIA H200", 143771, "9.0")
+    assert gpu.cc_source == "nvidia-smi compute_cap"
+    assert gpu.uuid == "GPU-f877b8b3-49cc-bfe7-823c-df997f8858d0"
+
+
 def test_eight_a100(host: FakeHost) -> None:
     host.write("/etc/os-release", fixture("os-release/debian-12.txt"))
     host.write("/proc/driver/nvidia/version", fixture("proc/driver-nvidia-version-535.129.03.txt"))

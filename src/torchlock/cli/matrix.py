@@ -9,9 +9,9 @@ import click
 from torchlock.cli.options import (
     default_python,
     detect_gpus,
-    driver_option,
     driver_setting,
     host_platform,
+    selection_options,
 )
 from torchlock.matrix.report import selection_doc
 from torchlock.matrix.select import Selection
@@ -19,39 +19,7 @@ from torchlock.workflows import SelectionInputs, choose_build
 
 
 @click.command()
-@driver_option
-@click.option(
-    "--os", "os_name", metavar="linux|windows|macos", help="Target OS. Default: this host's."
-)
-@click.option("--arch", metavar="x86_64|aarch64", help="Target architecture. Default: this host's.")
-@click.option(
-    "--gpu-cc",
-    multiple=True,
-    metavar="X.Y",
-    help="Compute capability of a target GPU (repeat for several). Default: the detected GPUs.",
-)
-@click.option(
-    "--python",
-    metavar="X.Y",
-    help="Target Python. Default: the Python torchlock runs on.",
-)
-@click.option(
-    "--torch",
-    "torch_spec",
-    metavar="SPEC",
-    help="torch version or range, e.g. 2.1.2, 2.1, '>=2.1,<2.4'.",
-)
-@click.option("--variant", metavar="NAME", help="Force a build variant: cpu, cu118, cu121, ...")
-@click.option(
-    "--policy",
-    default="compat",
-    show_default=True,
-    metavar="compat|strict",
-    help=(
-        "compat admits CUDA variants through minor version compatibility; "
-        "strict needs each variant's own minimum driver."
-    ),
-)
+@selection_options(policy_default="compat")
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the documented JSON document instead of a table."
 )

@@ -33,6 +33,64 @@ def driver_option(func: F) -> F:
     )(func)
 
 
+def selection_options(*, policy_default: str | None) -> Callable[[F], F]:
+    """The flags that describe the target and steer the build selection (matrix, solve).
+
+    ``policy_default`` None leaves --policy unset, for commands where a spec may give it.
+    """
+    policy_help = (
+        "compat admits CUDA variants through minor version compatibility; "
+        "strict needs each variant's own minimum driver."
+    )
+    if policy_default is None:
+        policy_help += " Default: the spec's, else compat."
+    options = [
+        driver_option,
+        click.option(
+            "--os",
+            "os_name",
+            metavar="linux|windows|macos",
+            help="Target OS. Default: this host's.",
+        ),
+        click.option(
+            "--arch", metavar="x86_64|aarch64", help="Target architecture. Default: this host's."
+        ),
+        click.option(
+            "--gpu-cc",
+            multiple=True,
+            metavar="X.Y",
+            help="Compute capability of a target GPU (repeat for several). "
+            "Default: the detected GPUs.",
+        ),
+        click.option(
+            "--python", metavar="X.Y", help="Target Python. Default: the Python torchlock runs on."
+        ),
+        click.option(
+            "--torch",
+            "torch_spec",
+            metavar="SPEC",
+            help="torch version or range, e.g. 2.1.2, 2.1, '>=2.1,<2.4'.",
+        ),
+        click.option(
+            "--variant", metavar="NAME", help="Force a build variant: cpu, cu118, cu121, ..."
+        ),
+        click.option(
+            "--policy",
+            default=policy_default,
+            show_default=policy_default is not None,
+            metavar="compat|strict",
+            help=policy_help,
+        ),
+    ]
+
+    def apply(func: F) -> F:
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return apply
+
+
 def driver_setting(value: str | None) -> str:
     """The effective --driver value: the option, else $TORCHLOCK_DRIVER, else 'auto'."""
     if value is not None:

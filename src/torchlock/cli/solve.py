@@ -15,9 +15,9 @@ from torchlock.cli.lockopts import load_spec
 from torchlock.cli.options import (
     default_python,
     detect_gpus,
-    driver_option,
     driver_setting,
     host_platform,
+    selection_options,
 )
 from torchlock.errors import InputError
 from torchlock.lockfiles.model import LockInputs
@@ -36,23 +36,7 @@ from torchlock.workflows import (
 
 
 @click.command("solve")
-@driver_option
-@click.option(
-    "--os", "os_name", metavar="linux|windows|macos", help="Target OS. Default: this host's."
-)
-@click.option("--arch", metavar="x86_64|aarch64", help="Target architecture. Default: this host's.")
-@click.option(
-    "--gpu-cc",
-    multiple=True,
-    metavar="X.Y",
-    help="Compute capability of a target GPU (repeatable).",
-)
-@click.option(
-    "--python", metavar="X.Y", help="Target Python. Default: the Python torchlock runs on."
-)
-@click.option("--torch", "torch_spec", metavar="SPEC", help="torch version or range.")
-@click.option("--variant", metavar="NAME", help="Force a build variant: cpu, cu118, cu121, ...")
-@click.option("--policy", metavar="compat|strict", help="Selection policy. Default: compat.")
+@selection_options(policy_default=None)
 @click.option(
     "--with", "with_reqs", multiple=True, metavar="REQ", help="An extra requirement (repeatable)."
 )

@@ -129,13 +129,15 @@ def test_cuda_deselects_the_driver_and_explains_ld_library_path() -> None:
 
 def test_nginx_never_the_vulnerable_one() -> None:
     ubuntu = render_text(plan("nginx", TargetOs.UBUNTU_2204))
-    assert "nginx=1.28.0-1~jammy" in ubuntu
+    assert "nginx=1.30.4-1~jammy" in ubuntu
     assert vendor.NGINX_KEY_FINGERPRINT in ubuntu
     assert "signed-by=/usr/share/keyrings/nginx-archive-keyring.gpg" in ubuntu
-    assert "http://nginx.org/packages/ubuntu jammy nginx" in ubuntu
+    assert "https://nginx.org/packages/ubuntu jammy nginx" in ubuntu
     assert "Pin: origin nginx.org" in ubuntu
     mainline = render_text(plan("nginx", TargetOs.DEBIAN_12, "1.29.0"))
-    assert "http://nginx.org/packages/mainline/debian bookworm nginx" in mainline
+    assert "https://nginx.org/packages/mainline/debian bookworm nginx" in mainline
+    rhel = render_text(plan("nginx", TargetOs.RHEL_9))
+    assert "baseurl=https://nginx.org/packages/centos/$releasever/$basearch/" in rhel
     with pytest.raises(InputError, match="vulnerable"):
         plan("nginx", TargetOs.UBUNTU_2204, "1.18.0")
     with pytest.raises(InputError, match=r"1\.18"):
@@ -147,9 +149,11 @@ def test_conda_is_per_user_batch_mode() -> None:
     assert not any(step.needs_root for step in built.steps)
     text = render_text(built)
     assert '-b -p "$HOME/miniforge3"' in text
-    assert "Miniforge3-Linux-x86_64.sh.sha256" in text
+    # Only the versioned installer has a .sha256 next to it.
+    assert "releases/download/26.3.2-3/Miniforge3-26.3.2-3-Linux-x86_64.sh.sha256" in text
+    assert "latest/download" not in text
     tagged = render_text(plan("conda", TargetOs.UBUNTU_2204, "24.11.3-0"))
-    assert "releases/download/24.11.3-0/Miniforge3-Linux-x86_64.sh" in tagged
+    assert "releases/download/24.11.3-0/Miniforge3-24.11.3-0-Linux-x86_64.sh" in tagged
     anaconda = render_text(plan("conda", TargetOs.UBUNTU_2204, source="anaconda"))
     assert "https://repo.anaconda.com/archive/Anaconda3-2023.09-0-Linux-x86_64.sh" in anaconda
     windows = render_text(plan("conda", TargetOs.WINDOWS))
@@ -161,8 +165,13 @@ def test_windows_names_installers_and_powershell_commands() -> None:
     cuda = render_text(plan("cuda", TargetOs.WINDOWS))
     assert "cuda_12.0.1_528.33_windows.exe" in cuda
     assert "'-s','nvcc_12.0'" in cuda
+    assert "'thrust_12.0'" in cuda
+    assert "'nvjitlink_12.0'" in cuda
+    cuda11 = render_text(plan("cuda", TargetOs.WINDOWS, "11.8.0"))
+    assert "'thrust_11.8'" in cuda11
+    assert "nvjitlink" not in cuda11
     assert "Display.Driver" in cuda
-    assert "nginx-1.28.0.zip" in render_text(plan("nginx", TargetOs.WINDOWS))
+    assert "nginx-1.30.4.zip" in render_text(plan("nginx", TargetOs.WINDOWS))
     assert "'-s','-noreboot'" in render_text(plan("driver", TargetOs.WINDOWS))
 
 

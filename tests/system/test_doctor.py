@@ -73,7 +73,7 @@ def test_healthy_t4_host(tmp_path: Path) -> None:
     smi(host, "t4-525.85.05")
     host.program("/usr/local/cuda/bin/nvcc", Reply(stdout=fixture("nvcc/12.0.txt")))
     host.program("/home/dev/miniforge3/bin/conda", Reply(stdout="conda 24.11.3\n"))
-    host.program("/usr/sbin/nginx", Reply(stderr=fixture("nginx/1.28.0.txt")))
+    host.program("/usr/sbin/nginx", Reply(stderr="nginx version: nginx/1.30.4\n"))
     found = _doctor(host, env={"PATH": LINUX_PATH + ":/home/dev/miniforge3/bin:/usr/sbin"})
     assert {f.status for f in found.values()} == {Status.PASS}, found
     assert "TU104GL [Tesla T4]" in found["pci-device"].detail
@@ -81,7 +81,7 @@ def test_healthy_t4_host(tmp_path: Path) -> None:
     assert "CUDA 12.0" in found["driver"].detail
     assert "Tesla T4" in found["driver"].detail
     assert "nvcc 12.0" in found["nvcc"].detail
-    assert "nginx 1.28.0" in found["nginx"].detail
+    assert "nginx 1.30.4" in found["nginx"].detail
     assert exit_code(tuple(found.values())) == 0
 
 
@@ -208,15 +208,26 @@ def test_nginx_version(text: str, version: tuple[int, int, int] | None) -> None:
     assert parse_nginx_version(text) == version
 
 
+NEW_2026 = ("CVE-2026-1642", "CVE-2026-27654")  # fixed in 1.28.2 / 1.28.3 (nginx.org)
+NEW_2024_2026 = ("CVE-2024-7347", "CVE-2025-23419", *NEW_2026)
+
+
 @pytest.mark.parametrize(
     ("version", "cves"),
     [
-        ((1, 18, 0), {"CVE-2021-23017", "CVE-2022-41741", "CVE-2024-7347", "CVE-2025-23419"}),
-        ((1, 20, 1), {"CVE-2022-41741", "CVE-2024-7347", "CVE-2025-23419"}),
-        ((1, 22, 1), {"CVE-2024-7347", "CVE-2025-23419"}),
-        ((1, 26, 2), {"CVE-2025-23419"}),
-        ((1, 27, 4), set()),
-        ((1, 28, 0), set()),
+        (
+            (1, 18, 0),
+            {"CVE-2021-23017", "CVE-2022-41741", *NEW_2024_2026},
+        ),
+        ((1, 20, 1), {"CVE-2022-41741", *NEW_2024_2026}),
+        ((1, 22, 1), set(NEW_2024_2026)),
+        ((1, 26, 2), {"CVE-2025-23419", *NEW_2026}),
+        ((1, 27, 4), set(NEW_2026)),  # mainline 1.27 predates the 2026 fixes of 1.28 and 1.29
+        ((1, 28, 0), set(NEW_2026)),
+        ((1, 28, 2), {"CVE-2026-27654"}),
+        ((1, 28, 3), set()),
+        ((1, 29, 5), set()),  # CVE-2026-1642's mainline fix; 27654 lists no 1.29 fix
+        ((1, 30, 4), set()),
     ],
 )
 def test_nginx_advisories(version: tuple[int, int, int], cves: set[str]) -> None:
@@ -228,7 +239,8 @@ def test_nginx_statuses() -> None:
     for text, status in (
         ("nginx version: nginx/1.18.0 (Ubuntu)", Status.FAIL),
         ("nginx version: nginx/1.22.1", Status.WARN),
-        ("nginx version: nginx/1.28.0", Status.PASS),
+        ("nginx version: nginx/1.28.0", Status.WARN),
+        ("nginx version: nginx/1.30.4", Status.PASS),
     ):
         inputs = DoctorInputs(
             report=report,

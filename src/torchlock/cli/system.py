@@ -75,7 +75,7 @@ _version = click.option(
     "version",
     metavar="V",
     default=None,
-    help="What to install, e.g. 525.85.05 (driver), 12.0.1 (cuda), 1.28.0 (nginx).",
+    help="What to install, e.g. 525.85.05 (driver), 12.0.1 (cuda), 1.30.4 (nginx).",
 )
 _source = click.option(
     "--source",

@@ -53,7 +53,7 @@ def plan(
     """The ordered steps that install ``component`` on ``target_os``.
 
     ``version`` None means the default of the component (driver 525.85.05, CUDA
-    12.0.1, the latest Miniforge, nginx 1.28.0, the distribution's Git). A component,
+    12.0.1, Miniforge 26.3.2-3, nginx 1.30.4, the distribution's Git). A component,
     version or source that is not known is an :class:`InputError`.
     """
     name = component.strip().lower()
@@ -549,7 +549,10 @@ def _cuda_windows(release: vendor.CudaRelease, windows_min: str) -> Plan:
     installer = f"{WINDOWS_DOWNLOADS}\\{release.windows_file}"
     nvcc = f"$env:ProgramFiles\\NVIDIA GPU Computing Toolkit\\CUDA\\v{mm}\\bin\\nvcc.exe"
     installed = f"Test-Path {ps_quote(nvcc)}"
-    subpackages = tuple(f"{name}_{mm}" for name in vendor.CUDA_WINDOWS_SUBPACKAGES)
+    names = vendor.CUDA_WINDOWS_SUBPACKAGES + vendor.CUDA_WINDOWS_SUBPACKAGES_BY_MAJOR.get(
+        release.version.split(".")[0], ()
+    )
+    subpackages = tuple(f"{name}_{mm}" for name in names)
     driver_ok = (
         "[version](nvidia-smi --query-gpu=driver_version --format=csv,noheader | "
         f"Select-Object -First 1) -ge [version]{ps_quote(windows_min)}"
@@ -617,24 +620,22 @@ _ANACONDA_RE = re.compile(r"^\d{4}\.\d{2}(?:\.\d+)?-\d+$")
 def _conda(target_os: TargetOs, version: str | None, source: str) -> Plan:
     windows = target_os is TargetOs.WINDOWS
     if source == "miniforge":
-        if version is not None and not _MINIFORGE_RE.match(version):
+        version = version or vendor.MINIFORGE_DEFAULT
+        if not _MINIFORGE_RE.match(version):
             raise InputError(
                 f"malformed Miniforge version {version!r}",
-                hint=f"give a release tag of {vendor.MINIFORGE_PAGE}, e.g. 24.11.3-0",
+                hint=f"give a release tag of {vendor.MINIFORGE_PAGE}, e.g. "
+                + vendor.MINIFORGE_DEFAULT,
             )
-        file = "Miniforge3-Windows-x86_64.exe" if windows else "Miniforge3-Linux-x86_64.sh"
-        url = (
-            vendor.MINIFORGE_TAGGED.format(version=version, file=file)
-            if version
-            else vendor.MINIFORGE_LATEST.format(file=file)
-        )
+        # Only the versioned installer has a .sha256 next to it (see vendor.py).
+        file = f"Miniforge3-{version}-" + ("Windows-x86_64.exe" if windows else "Linux-x86_64.sh")
+        url = vendor.MINIFORGE_TAGGED.format(version=version, file=file)
         checksum: Checksum | None = Checksum(
             algorithm="sha256", list_url=url + ".sha256", single=True
         )
-        published = f"conda-forge publishes {file}.sha256 next to each installer"
+        published = f"conda-forge publishes {file}.sha256 next to the installer"
         prefix_name = "miniforge3"
-        label = f"Miniforge {version or '(latest release)'}"
-        version = version or "latest"
+        label = f"Miniforge {version}"
     else:
         version = version or vendor.ANACONDA_DEFAULT
         if not _ANACONDA_RE.match(version):
@@ -770,8 +771,10 @@ def _conda_windows(
 _NGINX_VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 
 
-def _nginx_version(text: str | None) -> tuple[str, tuple[int, int, int]]:
-    value = text or vendor.NGINX_DEFAULT
+def _nginx_version(
+    text: str | None, default: str = vendor.NGINX_DEFAULT
+) -> tuple[str, tuple[int, int, int]]:
+    value = text or default
     match = _NGINX_VERSION_RE.match(value)
     if match is None:
         raise InputError(
@@ -798,7 +801,10 @@ def nginx_check(version: str | None) -> str:
 def _nginx(target_os: TargetOs, version: str | None, source: str) -> Plan:
     if source == "distro":
         return _nginx_distro(target_os, version)
-    ver, parts = _nginx_version(version)
+    ver, parts = _nginx_version(
+        version,
+        vendor.NGINX_LAST_FOCAL if target_os is TargetOs.UBUNTU_2004 else vendor.NGINX_DEFAULT,
+    )
     mainline = parts[1] % 2 == 1  # odd minor versions are nginx's mainline branch
     if target_os is TargetOs.WINDOWS:
         return _nginx_windows(ver)
@@ -807,7 +813,7 @@ def _nginx(target_os: TargetOs, version: str | None, source: str) -> Plan:
         distro = "ubuntu" if target_os.ubuntu else "debian"
         keyring_pkg = "ubuntu-keyring" if target_os.ubuntu else "debian-archive-keyring"
         prereqs = ("curl", "gnupg2", "ca-certificates", "lsb-release", keyring_pkg)
-        path = f"packages/mainline/{distro}" if mainline else f"packages/{distro}"
+        path = f"mainline/{distro}" if mainline else distro
         key_part = vendor.NGINX_KEYRING + ".part"
         steps: tuple[Step, ...] = (
             _bash(
@@ -850,7 +856,7 @@ def _nginx(target_os: TargetOs, version: str | None, source: str) -> Plan:
                     Edit(
                         file="/etc/apt/sources.list.d/nginx.list",
                         content=f"deb [signed-by={vendor.NGINX_KEYRING}] "
-                        f"http://nginx.org/{path} {target_os.codename} nginx\n",
+                        f"{vendor.NGINX_PACKAGES}/{path} {target_os.codename} nginx\n",
                         why="nginx.org's repository, trusted only with its own key",
                     ),
                     Edit(
@@ -878,7 +884,7 @@ def _nginx(target_os: TargetOs, version: str | None, source: str) -> Plan:
     else:
         key = f"{LINUX_DOWNLOADS}/nginx_signing.key"
         stable = "nginx-mainline" if mainline else "nginx-stable"
-        base = "packages/mainline/centos" if mainline else "packages/centos"
+        base = "mainline/centos" if mainline else "centos"
         steps = (
             _bash(
                 "prerequisites",
@@ -920,7 +926,7 @@ def _nginx(target_os: TargetOs, version: str | None, source: str) -> Plan:
                     Edit(
                         file="/etc/yum.repos.d/nginx.repo",
                         content=f"[{stable}]\nname=nginx {stable.split('-')[1]} repo\n"
-                        f"baseurl=http://nginx.org/{base}/$releasever/$basearch/\n"
+                        f"baseurl={vendor.NGINX_PACKAGES}/{base}/$releasever/$basearch/\n"
                         "gpgcheck=1\nenabled=1\n"
                         f"gpgkey={vendor.NGINX_SIGNING_KEY}\nmodule_hotfixes=true\n",
                         why="nginx.org's repository with signature checks",
@@ -948,8 +954,10 @@ def _nginx(target_os: TargetOs, version: str | None, source: str) -> Plan:
             f"Security advisories: {vendor.NGINX_SECURITY_PAGE}",
             *(
                 (
-                    "nginx.org no longer lists Ubuntu 20.04 among its supported releases: if "
-                    f"it has no {ver} build for focal, give --version of the newest one it has.",
+                    "nginx.org dropped Ubuntu 20.04 in June 2025: its focal repository ends at "
+                    f"{vendor.NGINX_LAST_FOCAL}, so a later --version has no build there, and "
+                    "that build is affected by the 2026 advisories (CVE-2026-1642, "
+                    "CVE-2026-27654): move the host to Ubuntu 22.04 or newer.",
                 )
                 if target_os is TargetOs.UBUNTU_2004
                 else ()

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from packaging.version import Version
 
-from torchlock.errors import InputError, NoCandidateError
+from torchlock.errors import InputError, NoCandidateError, TorchlockError
 from torchlock.matrix.load import load_matrix
 from torchlock.matrix.report import summarize_exclusions
 from torchlock.matrix.request import build_request
@@ -24,6 +24,10 @@ from torchlock.target import DriverVersion, Platform
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
 
+    from torchlock.envs.backends import ChosenBackend
+    from torchlock.envs.create import Built, Reporter, Seams
+    from torchlock.envs.report import Report
+    from torchlock.lockfiles.model import Lock
     from torchlock.resolver.result import Resolution
     from torchlock.system.model import HostReport
 
@@ -362,3 +366,365 @@ def _torch_source(
         if mirrored is not None and mirrored.layout is IndexLayout.SIMPLE:
             index = mirrored
     return (index.url, variant)
+
+
+# --- create ------------------------------------------------------------------------------
+
+FALLBACK_LIMIT = 8  # builds `create --fallback` tries at most (each one downloads torch)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreateInputs:
+    lock_path: Path
+    name: str | None
+    prefix: Path | None
+    backend: str = "auto"
+    mirror: str | None = None
+    fallback: bool = False
+    force: bool = False
+    platform: Platform
+    cache_dir: Path
+    verify_timeout: float = 300.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreateAttempt:
+    """One build tried: the torch build, and why it was abandoned (None: it passed)."""
+
+    torch: Version
+    variant: str
+    abandoned: str | None
+    report: Report | None = None  # the verification's, when it got that far
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreateResult:
+    prefix: Path
+    backend: str
+    backend_why: str
+    python: Path
+    built: Built  # the build that passed
+    attempts: tuple[CreateAttempt, ...]
+    lock: Lock  # the lock installed
+    lock_written: Path | None  # where the passing lock was written (a fallback's)
+
+
+class CreateFailed(Exception):
+    """Verification failed (and no fallback got past it): carries what was tried."""
+
+    def __init__(self, attempts: tuple[CreateAttempt, ...], final: Path) -> None:
+        super().__init__(f"the environment did not verify; nothing was created at {final}")
+        self.attempts = attempts
+        self.final = final
+
+
+def create_target(inputs: CreateInputs, chosen: ChosenBackend, *, seams: Seams) -> Path:
+    """Where the environment goes: --prefix, else NAME in the backend's envs folder."""
+    from torchlock.envs.backends import Backend, check_name, conda_envs_dir, venv_home
+
+    if inputs.prefix is not None and inputs.name is not None:
+        raise InputError("give NAME or --prefix DIR, not both")
+    if inputs.prefix is not None:
+        return inputs.prefix.absolute()
+    if inputs.name is None:
+        raise InputError("give the environment's NAME or --prefix DIR")
+    name = check_name(inputs.name)
+    if chosen.backend.conda_family and chosen.program is not None:
+        return conda_envs_dir(chosen.program, seams.runner) / name
+    if chosen.backend is Backend.RATTLER:
+        conda = seams.which("conda")
+        if conda:
+            return conda_envs_dir(conda, seams.runner) / name
+    return venv_home(env=seams.env, home=seams.home, os_kind=seams.os_kind) / name
+
+
+def read_create_lock(path: Path) -> Lock:
+    from torchlock.lockfiles import pylock
+    from torchlock.lockfiles.files import read_text
+
+    if not path.is_file():
+        raise InputError(
+            f"no lock at {str(path)!r}",
+            hint="give --lock FILE, or write one with `torchlock solve -o pylock.toml`",
+        )
+    return pylock.parse(read_text(path), str(path))
+
+
+def mirror_urls(lock: Lock, platform: str, mirror: str, *, http: Any = None) -> dict[str, str]:
+    """sha256 -> the URL of the same file (by name) on ``mirror``, for each locked file.
+
+    The torch family comes from the mirror's PyTorch index of the lock's variant (when it
+    is a simple index), everything else from its general index. A file the mirror lacks
+    keeps the lock's URL; the sha256 check after download holds either way.
+    """
+    from torchlock.envs.install import PlannedFile, plan_files
+    from torchlock.index.client import IndexClient, Routing
+    from torchlock.matrix.mirrors import IndexLayout, mirror_by_name, pytorch_index_for
+
+    chosen = mirror_by_name(mirror)
+    target = lock.target(platform)
+    general = chosen.pypi.url if chosen.pypi is not None else None
+    torch_mirror = pytorch_index_for(chosen, target.variant)
+    torch_url = (
+        torch_mirror.url
+        if torch_mirror is not None and torch_mirror.layout is IndexLayout.SIMPLE
+        else None
+    )
+    found: dict[str, str] = {}
+    files = plan_files(lock, platform)
+    by_index: dict[str, list[PlannedFile]] = {}
+    for planned in files:
+        package = next(p for p in lock.packages if p.name == planned.project)
+        from_torch = package.index == target.torch_index and planned.project in TORCH_FAMILY
+        index = torch_url if from_torch else general
+        if index is not None:
+            by_index.setdefault(index, []).append(planned)
+    for index, planned_files in by_index.items():
+        client = IndexClient(Routing(default_index=index), http=http)
+        try:
+            for planned in planned_files:
+                try:
+                    artifacts = client.artifacts(planned.project)
+                except Exception:  # the mirror lacks the project or is down: use the lock's URL
+                    continue
+                for artifact in artifacts:
+                    if artifact.filename == planned.filename:
+                        found[planned.sha256] = artifact.url
+                        break
+        finally:
+            client.close()
+    return found
+
+
+def fallback_builds(lock: Lock, platform: Platform, *, detect: Detect) -> list[tuple[Version, str]]:
+    """The builds to try after the locked one: older CUDA variants of its torch first, then
+    older torch releases (each with its variants, newest first), as the matrix and this
+    host's driver admit them and the lock's own torch constraint allows."""
+    from torchlock.matrix.model import VariantKind
+
+    current = (lock.selection.torch, lock.selection.variant)
+    matrix = load_matrix()
+    base = SelectionInputs(
+        platform=platform,
+        python=lock.python,
+        driver=lock.inputs.driver,
+        gpu_cc=lock.inputs.gpu_cc,
+        torch=lock.inputs.torch,
+        variant=None,
+        policy=lock.inputs.policy,
+    )
+    try:
+        releases = [c.torch for c in choose_build(base, detect=detect).candidates]
+    except NoCandidateError:
+        releases = []
+    if current[0] not in releases:
+        releases.insert(0, current[0])
+    builds: list[tuple[Version, str]] = []
+    for torch in releases:
+        if torch > current[0]:
+            continue
+        release = next((r for r in matrix.releases if r.torch == torch), None)
+        if release is None:
+            continue
+        variants = sorted(
+            (v for v in release.variants.get(platform.key, ()) if v.kind is VariantKind.CUDA),
+            key=lambda v: v.sort_key(),
+            reverse=True,
+        )
+        for variant in variants:
+            if (torch, variant.name) == current:
+                continue
+            if torch == current[0] and variant.sort_key() > _variant_key(current[1]):
+                continue
+            pinned = SelectionInputs(
+                platform=platform,
+                python=lock.python,
+                driver=lock.inputs.driver,
+                gpu_cc=lock.inputs.gpu_cc,
+                torch=f"=={torch}",
+                variant=variant.name,
+                policy=lock.inputs.policy,
+            )
+            try:
+                choose_build(pinned, detect=detect)
+            except NoCandidateError:
+                continue  # the driver cannot run it, or the GPU is not in its architectures
+            builds.append((torch, variant.name))
+    return builds
+
+
+def _variant_key(name: str) -> tuple[int, tuple[int, ...], str]:
+    from torchlock.matrix.model import Variant
+
+    return Variant.parse(name).sort_key()
+
+
+def resolve_build(
+    lock: Lock,
+    platform: Platform,
+    torch: Version,
+    variant: str,
+    *,
+    detect: Detect,
+    cache_dir: Path | None,
+    reason: str,
+    http: Any = None,
+) -> Lock:
+    """The lock again, solved with torch and the variant pinned; its inputs unchanged."""
+    from dataclasses import replace
+
+    from packaging.requirements import Requirement
+
+    from torchlock.lockfiles.build import build_lock
+
+    inputs = lock.inputs
+    target = lock.target(platform.conda_subdir)
+    settings = IndexSettings(
+        default_index=inputs.index_url or target.default_index,
+        default_index_source="the lock",
+        torch_index=TorchIndex(inputs.torch_index),
+        pytorch_index_url=inputs.pytorch_index_url,
+        mirror=inputs.mirror,
+        cache_dir=cache_dir,
+    )
+    solution = solve(
+        SolveInputs(
+            selection=SelectionInputs(
+                platform=platform,
+                python=lock.python,
+                driver=inputs.driver,
+                gpu_cc=inputs.gpu_cc,
+                torch=f"=={torch}",
+                variant=variant,
+                policy=inputs.policy,
+            ),
+            platforms=tuple(Platform.parse(p) for p in lock.platforms),
+            requirements=tuple(Requirement(str(r)) for r in inputs.requirements),
+            indexes=settings,
+        ),
+        detect=detect,
+        http=http,
+    )
+    new = build_lock(inputs=inputs, selection=solution.selection, targets=solution.targets)
+    selection = replace(new.selection, reasons=(*new.selection.reasons, reason))
+    return replace(new, selection=selection)
+
+
+def create_environment(
+    inputs: CreateInputs,
+    *,
+    seams: Seams,
+    host: HostReport,
+    detect: Detect,
+    reporter: Reporter,
+    on_attempt: Callable[[CreateAttempt], None] = lambda _: None,
+    on_backend: Callable[[ChosenBackend, Path], None] = lambda _c, _p: None,
+    http: Any = None,
+) -> CreateResult:
+    """Build the environment of the lock; with ``fallback`` walk down the candidates.
+
+    Raises CreateFailed (nothing created, nothing touched) when no build verified.
+    """
+    from torchlock.envs.backends import Backend, choose_backend
+    from torchlock.envs.create import BuildRequest, build_environment
+    from torchlock.envs.knowledge import load_knowledge
+    from torchlock.lockfiles.files import write_atomic
+    from torchlock.lockfiles.pylock import render
+
+    backend = Backend.parse(inputs.backend)
+    lock = read_create_lock(inputs.lock_path)
+    subdir = inputs.platform.conda_subdir
+    lock.target(subdir)  # a lock for another platform: a usage error before any work
+    chosen = choose_backend(backend, env=seams.env, which=seams.which)
+    final = create_target(inputs, chosen, seams=seams)
+    if (final.exists() or final.is_symlink()) and not inputs.force:
+        raise InputError(
+            f"an environment already exists at {final}",
+            hint="give --force to replace it (the old one stays until the new one verified)",
+        )
+    on_backend(chosen, final)
+    knowledge = load_knowledge()
+    attempts: list[CreateAttempt] = []
+    queue: list[tuple[Version, str]] | None = None
+    current: Lock | None = lock
+    failed: list[str] = []
+    while current is not None:
+        request = BuildRequest(
+            lock=current,
+            platform=subdir,
+            final=final,
+            chosen=chosen,
+            cache_dir=inputs.cache_dir,
+            host=host,
+            replace=inputs.force,
+            mirror_urls=None
+            if inputs.mirror is None
+            else mirror_urls(current, subdir, inputs.mirror, http=http),
+            verify_timeout=inputs.verify_timeout,
+        )
+        built = build_environment(request, seams, reporter)
+        torch, variant = current.selection.torch, current.target(subdir).variant
+        if built.placed:
+            attempt = CreateAttempt(
+                torch=torch, variant=variant, abandoned=None, report=built.report
+            )
+            attempts.append(attempt)
+            on_attempt(attempt)
+            written = None
+            if current is not lock:
+                write_atomic(inputs.lock_path, render(current))
+                written = inputs.lock_path
+            return CreateResult(
+                prefix=final,
+                backend=chosen.backend.value,
+                backend_why=chosen.why,
+                python=built.python,
+                built=built,
+                attempts=tuple(attempts),
+                lock=current,
+                lock_written=written,
+            )
+        ids = [d.failure.id for d in built.report.diagnoses]
+        fixable = [i for i in ids if (f := knowledge.get(i)) is not None and f.fallback]
+        if not inputs.fallback:
+            why = "verification failed" + (f": {', '.join(ids)}" if ids else "")
+        elif not fixable:
+            why = "verification failed" + (f": {', '.join(ids)}" if ids else "")
+            why += " (an older build cannot fix this: no fallback)"
+        else:
+            why = f"verification failed: {', '.join(fixable)} (an older build may fix it)"
+        attempt = CreateAttempt(torch=torch, variant=variant, abandoned=why, report=built.report)
+        failed.append(f"{torch}+{variant} ({', '.join(fixable or ids)})")
+        attempts.append(attempt)
+        on_attempt(attempt)
+        if not inputs.fallback or not fixable:
+            raise CreateFailed(tuple(attempts), final)
+        if queue is None:
+            queue = fallback_builds(lock, inputs.platform, detect=detect)
+        current = None
+        while queue and len(attempts) < FALLBACK_LIMIT:
+            next_torch, next_variant = queue.pop(0)
+            try:
+                current = resolve_build(
+                    lock,
+                    inputs.platform,
+                    next_torch,
+                    next_variant,
+                    detect=detect,
+                    cache_dir=inputs.cache_dir,
+                    http=http,
+                    reason=(
+                        "torchlock create --fallback: failed verification on this host: "
+                        + "; ".join(failed)
+                    ),
+                )
+                break
+            except TorchlockError as exc:
+                skipped = CreateAttempt(
+                    torch=next_torch,
+                    variant=next_variant,
+                    abandoned=f"could not solve: {exc.message}",
+                )
+                attempts.append(skipped)
+                on_attempt(skipped)
+    raise CreateFailed(tuple(attempts), final)

@@ -140,3 +140,20 @@ def test_duplicate_ids() -> None:
     }
     with pytest.raises(DataError, match="appears twice"):
         build_knowledge({"failures": [entry, entry]})
+
+
+def test_fallback_marks_what_an_older_build_can_fix() -> None:
+    knowledge = load_knowledge()
+    fixable = {f.id for f in knowledge.failures if f.fallback}
+    assert fixable == {"driver-too-old", "driver-insufficient", "gpu-arch-unsupported"}
+    entry = {
+        "id": "x",
+        "title": "x",
+        "patterns": ["x"],
+        "cause": "x",
+        "fix": "x",
+        "sources": ["https://example.org/x"],
+        "fallback": "yes",
+    }
+    with pytest.raises(DataError, match=r"failures\[0\]\.fallback: expected true or false"):
+        build_knowledge({"failures": [entry]})

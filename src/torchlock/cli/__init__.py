@@ -34,6 +34,11 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
         "system",
         "Plan and apply host components: driver, cuda, conda, nginx, git.",
     ),
+    "create": (
+        "torchlock.cli.create",
+        "create",
+        "Build an environment from the lock, verify it, then move it into place.",
+    ),
     "detect": (
         "torchlock.cli.detect",
         "detect",

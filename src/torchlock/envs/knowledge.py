@@ -27,6 +27,9 @@ class KnownFailure:
     cause: str
     fix: str
     sources: tuple[str, ...]
+    # An older build (older CUDA variant, older torch) can get past it: what
+    # `torchlock create --fallback` walks down the candidates for.
+    fallback: bool = False
 
     def search(self, text: str) -> str | None:
         """The part of ``text`` that one of the patterns matches, or None."""
@@ -102,6 +105,9 @@ def build_knowledge(document: Any) -> KnowledgeBase:
         for j, source in enumerate(sources):
             if not source.startswith("https://"):
                 raise DataError(f"{DATA_FILE}: {at}.sources[{j}]: expected an https URL")
+        fallback = raw.get("fallback", False)
+        if not isinstance(fallback, bool):
+            raise DataError(f"{DATA_FILE}: {at}.fallback: expected true or false")
         failures.append(
             KnownFailure(
                 id=failure_id,
@@ -110,6 +116,7 @@ def build_knowledge(document: Any) -> KnowledgeBase:
                 cause=_text(raw.get("cause"), f"{at}.cause"),
                 fix=_text(raw.get("fix"), f"{at}.fix"),
                 sources=sources,
+                fallback=fallback,
             )
         )
     return KnowledgeBase(failures=tuple(failures))

@@ -1,0 +1,326 @@
+"""Build one environment from a lock, verify it, and only then move it into place.
+
+:func:`build_environment` runs the phases (base, download, install, verify) in a staging
+folder beside the final place (:mod:`torchlock.envs.place`); it moves the result in only
+when verification passed, and removes the staging folder on every other way out (a
+failed check, an error, Ctrl-C). An existing environment at the final place is never
+touched unless ``replace`` is set, and then only after the new one verified.
+
+Everything outside is passed in: the :class:`Runner` (venv, conda, uv, pip, the probe),
+a :class:`~torchlock.envs.install.Fetcher` for downloads, ``which``, the clock, and a
+:class:`Reporter` that the CLI turns into phase lines and progress bars.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from torchlock.envs.backends import (
+    Backend,
+    ChosenBackend,
+    conda_create_argv,
+    env_python,
+    explicit_list,
+    scripts_folders,
+    venv_argv,
+)
+from torchlock.envs.install import (
+    INSTALL_TIMEOUT,
+    BuildError,
+    Fetcher,
+    PlannedFile,
+    ensure_cached,
+    installer_argv,
+    plan_files,
+    remove_tree,
+    requirements_text,
+)
+from torchlock.envs.locked import LockLike
+from torchlock.envs.place import move_into_place, relocate, staging_dir
+from torchlock.envs.pythons import find_python
+from torchlock.envs.report import PACKAGES, Expectations, Report
+from torchlock.envs.verify import verify_environment
+from torchlock.matrix.model import Variant
+from torchlock.system.model import HostReport
+from torchlock.system.runner import Completed, Runner
+from torchlock.target import OS
+
+
+class Reporter(Protocol):
+    """Where progress goes: one line per finished phase, and a bar for long steps."""
+
+    def phase(self, name: str, seconds: float, detail: str) -> None: ...
+    def bar_start(self, what: str, total: int | None) -> None: ...
+    def bar_advance(self, amount: int) -> None: ...
+    def bar_stop(self) -> None: ...
+
+
+class SilentReporter:
+    def phase(self, name: str, seconds: float, detail: str) -> None:
+        pass
+
+    def bar_start(self, what: str, total: int | None) -> None:
+        pass
+
+    def bar_advance(self, amount: int) -> None:
+        pass
+
+    def bar_stop(self) -> None:
+        pass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Seams:
+    runner: Runner
+    fetcher: Fetcher
+    env: Mapping[str, str]
+    which: Callable[[str], str | None]
+    list_dir: Callable[[str], Sequence[str]]
+    home: str
+    os_kind: OS
+    clock: Callable[[], float]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BuildRequest:
+    lock: LockLike
+    platform: str  # conda subdir of this host
+    final: Path
+    chosen: ChosenBackend
+    cache_dir: Path
+    host: HostReport
+    replace: bool = False
+    mirror_urls: Mapping[str, str] | None = None  # sha256 -> the mirror's URL of that file
+    verify_timeout: float = 300.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Built:
+    final: Path
+    placed: bool  # False: verification failed and nothing was moved
+    python: Path  # the interpreter at its final place (or where it was while staged)
+    python_source: str  # how the base interpreter was found, in words
+    report: Report
+    files: tuple[PlannedFile, ...]
+    downloaded: int  # files downloaded now (the rest came from the cache)
+
+
+def lock_expectations(lock: LockLike, platform: str, source: str) -> Expectations:
+    """What the lock installs on ``platform``: torch family versions, variant, Python."""
+    target = lock.target(platform)
+    versions = {str(p.name): p.version for p in lock.packages_for(platform) if p.name in PACKAGES}
+    return Expectations(
+        versions=versions, variant=Variant.parse(target.variant), python=lock.python, source=source
+    )
+
+
+def _run(runner: Runner, argv: Sequence[str], what: str, timeout: float) -> None:
+    result = runner.run(argv, timeout=timeout)
+    if isinstance(result, Completed) and result.returncode == 0:
+        return
+    output = result.output if isinstance(result, Completed) else ""
+    tail = [line for line in output.strip().splitlines() if line.strip()][-15:]
+    raise BuildError(f"{what} failed: {result.describe()}", evidence=tail)
+
+
+class _Timer:
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.clock = clock
+        self.start = clock()
+
+    def lap(self) -> float:
+        now = self.clock()
+        spent, self.start = now - self.start, now
+        return spent
+
+
+def _base(
+    request: BuildRequest,
+    seams: Seams,
+    staging: Path,
+    uv: str | None,
+    timer: _Timer,
+    reporter: Reporter,
+) -> tuple[Path, str]:
+    """Create the environment's base (Python, and pip where pip installs); its python."""
+    lock, chosen = request.lock, request.chosen
+    if chosen.backend is Backend.VENV:
+        found = find_python(
+            lock.python,
+            env=seams.env,
+            runner=seams.runner,
+            which=seams.which,
+            list_dir=seams.list_dir,
+            home=seams.home,
+            os_kind=seams.os_kind,
+        )
+        _run(
+            seams.runner,
+            venv_argv(found.path, staging, prompt=request.final.name, with_pip=uv is None),
+            "python -m venv",
+            INSTALL_TIMEOUT,
+        )
+        python = env_python(staging, seams.os_kind, conda_layout=False)
+        reporter.phase("base", timer.lap(), f"venv with Python {lock.python} ({found.how})")
+        return python, found.how
+    if chosen.backend is Backend.RATTLER:
+        from torchlock.envs.conda_rattler import install_conda_base
+
+        names = install_conda_base(
+            packages=lock.conda,
+            python=lock.python,
+            channels=lock.inputs.conda_channels,
+            staging=staging,
+            final=request.final,
+            platform=request.platform,
+            cache_dir=request.cache_dir / "conda",
+        )
+        reporter.phase("base", timer.lap(), f"{len(names)} conda packages by py-rattler")
+        return env_python(staging, seams.os_kind, conda_layout=True), "py-rattler"
+    explicit = None
+    if lock.conda:
+        explicit = staging.parent / f"{staging.name}.explicit.txt"
+        explicit.write_text(explicit_list(lock.conda), encoding="utf-8")
+    try:
+        argv = conda_create_argv(
+            chosen,
+            prefix=staging,
+            python=lock.python,
+            channels=lock.inputs.conda_channels,
+            explicit=explicit,
+        )
+        _run(seams.runner, argv, f"{chosen.backend.value} create", INSTALL_TIMEOUT)
+    finally:
+        if explicit is not None:
+            explicit.unlink(missing_ok=True)
+    what = f"{len(lock.conda)} locked conda packages" if lock.conda else f"python={lock.python} pip"
+    reporter.phase("base", timer.lap(), f"{chosen.backend.value} create: {what}")
+    return env_python(staging, seams.os_kind, conda_layout=True), chosen.backend.value
+
+
+def _download(
+    request: BuildRequest, seams: Seams, files: Sequence[PlannedFile], reporter: Reporter
+) -> tuple[list[tuple[PlannedFile, Path]], int]:
+    missing = [
+        f
+        for f in files
+        if not (request.cache_dir / "files" / f.sha256[:2] / f.sha256 / f.filename).is_file()
+    ]
+    total = sum(f.size or 0 for f in missing) if all(f.size for f in missing) else None
+    if missing:
+        reporter.bar_start(f"downloading {len(missing)} files", total)
+    cached: list[tuple[PlannedFile, Path]] = []
+    downloaded = 0
+    try:
+        for planned in files:
+            url = (request.mirror_urls or {}).get(planned.sha256)
+            path, fresh = ensure_cached(
+                planned,
+                cache_dir=request.cache_dir,
+                fetcher=seams.fetcher,
+                url=url,
+                progress=reporter.bar_advance,
+            )
+            downloaded += fresh
+            cached.append((planned, path))
+    finally:
+        if missing:
+            reporter.bar_stop()
+    return cached, downloaded
+
+
+def build_environment(request: BuildRequest, seams: Seams, reporter: Reporter) -> Built:
+    """Build, install, verify in a staging folder; move it into place only if it verified."""
+    lock = request.lock
+    files = plan_files(lock, request.platform)
+    final = request.final
+    if (final.exists() or final.is_symlink()) and not request.replace:
+        raise BuildError(
+            f"an environment already exists at {final}",
+            hint="give --force to replace it (the old one stays until the new one verified)",
+        )
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = staging_dir(final)
+    uv = seams.which("uv")
+    timer = _Timer(seams.clock)
+    try:
+        python, how = _base(request, seams, staging, uv, timer, reporter)
+        cached, downloaded = _download(request, seams, files, reporter)
+        size = sum(p.stat().st_size for _, p in cached)
+        reporter.phase(
+            "download",
+            timer.lap(),
+            f"{len(cached)} files, {size / 1e6:.1f} MB ({downloaded} downloaded, "
+            f"{len(cached) - downloaded} from the cache)",
+        )
+        requirements = staging / "torchlock-requirements.txt"
+        requirements.write_text(requirements_text(cached), encoding="utf-8")
+        _run(
+            seams.runner,
+            installer_argv(python=str(python), requirements=requirements, uv=uv),
+            "uv pip install" if uv else "pip install",
+            INSTALL_TIMEOUT,
+        )
+        requirements.unlink()
+        reporter.phase(
+            "install", timer.lap(), f"{len(cached)} packages with {'uv' if uv else 'pip'}"
+        )
+        report = verify_environment(
+            str(python),
+            runner=seams.runner,
+            host=request.host,
+            expect=lock_expectations(lock, request.platform, "the lock"),
+            timeout=request.verify_timeout,
+        )
+        failed = sum(1 for c in report.checks if c.status.value == "fail")
+        reporter.phase(
+            "verify",
+            timer.lap(),
+            "ok" if report.ok else f"FAILED ({failed} check{'s' * (failed != 1)})",
+        )
+        if not report.ok:
+            return Built(
+                final=final,
+                placed=False,
+                python=python,
+                python_source=how,
+                report=report,
+                files=files,
+                downloaded=downloaded,
+            )
+        if request.chosen.backend is Backend.VENV:
+            relocate(staging, final, folders=scripts_folders(seams.os_kind))
+        elif request.chosen.backend is Backend.RATTLER:
+            relocate(
+                staging, final, folders=("Scripts",) if seams.os_kind is OS.WINDOWS else ("bin",)
+            )
+        else:
+            relocate(staging, final)
+        move_into_place(staging, final, replace=request.replace)
+        reporter.phase("place", timer.lap(), str(final))
+        return Built(
+            final=final,
+            placed=True,
+            python=env_python(
+                final, seams.os_kind, conda_layout=request.chosen.backend is not Backend.VENV
+            ),
+            python_source=how,
+            report=report,
+            files=files,
+            downloaded=downloaded,
+        )
+    finally:
+        if staging.exists() or staging.is_symlink():
+            remove_tree(staging)
+
+
+def list_dir(path: str) -> list[str]:
+    """The names in a folder, or none when it cannot be read (the real ``list_dir`` seam)."""
+    try:
+        return sorted(os.listdir(path))
+    except OSError:
+        return []

@@ -1,0 +1,208 @@
+"""The pip part of an environment: exactly the locked files, checked against their sha256.
+
+Pure planning (:func:`plan_files`: which file of each locked package this host installs),
+the download cache (content-addressed by sha256, so a second ``create`` downloads
+nothing), the requirements file with ``--hash`` lines, and the installer's command line:
+``uv pip install --require-hashes --no-deps --no-index`` when uv is present, else the
+environment's own ``pip install --require-hashes --no-deps --no-index``. The installer
+never resolves anything and never reaches an index: every file is already in the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import unquote, urlsplit
+
+from packaging.version import Version
+
+from torchlock.envs.locked import LockLike
+from torchlock.errors import InputError, TorchlockError
+
+CHUNK = 1 << 20
+INSTALL_TIMEOUT = 3600.0
+
+
+class BuildError(TorchlockError):
+    """The environment could not be built (a download, the installer, the base tool)."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlannedFile:
+    """One file the environment installs: the locked wheel for this host."""
+
+    project: str
+    version: Version
+    filename: str
+    url: str
+    sha256: str
+    size: int | None = None
+
+
+def plan_files(lock: LockLike, platform: str) -> tuple[PlannedFile, ...]:
+    """The wheel of each package that target ``platform`` installs, sorted by project.
+
+    Raises InputError when the lock has no such target, or a package has no wheel that
+    runs here (torchlock installs wheels only: it never builds an sdist).
+    """
+    lock.target(platform)
+    planned = []
+    for package in lock.packages_for(platform):
+        files = [f for f in package.files_for(platform, lock.python) if f.name.endswith(".whl")]
+        if not files:
+            raise InputError(
+                f"the lock has no wheel of {package.name} {package.version} for {platform} "
+                f"and Python {lock.python}",
+                evidence=[f"its files: {', '.join(f.name for f in package.files) or 'none'}"],
+                hint="torchlock installs wheels only; solve again for this platform",
+            )
+        best = files[0]
+        planned.append(
+            PlannedFile(
+                project=str(package.name),
+                version=package.version,
+                filename=best.name,
+                url=best.url,
+                sha256=best.sha256.lower(),
+                size=best.size,
+            )
+        )
+    return tuple(sorted(planned, key=lambda p: p.project))
+
+
+# --- the download cache ------------------------------------------------------------------
+
+Progress = Callable[[int], None]  # bytes added since the last call
+Sink = Callable[[bytes], None]
+
+
+class Fetcher(Protocol):
+    """Hands the body at ``url`` to ``sink`` chunk by chunk; raises on any failure."""
+
+    def fetch(self, url: str, sink: Sink) -> None: ...
+
+
+def cached_file(cache_dir: Path, sha256: str, filename: str) -> Path:
+    """Where the file with ``sha256`` lives in the download cache."""
+    return cache_dir / "files" / sha256[:2] / sha256 / filename
+
+
+def _copy_local(url: str, sink: Sink) -> None:
+    text = unquote(urlsplit(url).path)
+    if os.name == "nt" and text[:1] == "/" and text[2:3] == ":":
+        text = text[1:]  # file:///C:/x → C:/x
+    with Path(text).open("rb") as source:
+        while chunk := source.read(CHUNK):
+            sink(chunk)
+
+
+def ensure_cached(
+    file: PlannedFile,
+    *,
+    cache_dir: Path,
+    fetcher: Fetcher,
+    url: str | None = None,
+    progress: Progress = lambda _: None,
+) -> tuple[Path, bool]:
+    """(the cached path, whether it was downloaded now) of ``file``, its sha256 checked.
+
+    A file already in the cache is trusted only if its name sits under its own sha256
+    (it got there only after the check). ``url`` overrides the lock's (a mirror's copy).
+    """
+    target = cached_file(cache_dir, file.sha256, file.filename)
+    if target.is_file():
+        return target, False
+    source = url or file.url
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, partial = tempfile.mkstemp(prefix=".part-", dir=target.parent)
+    digest = hashlib.sha256()
+    try:
+        with os.fdopen(handle, "wb") as out:
+
+            def sink(data: bytes) -> None:
+                digest.update(data)
+                out.write(data)
+                progress(len(data))
+
+            if urlsplit(source).scheme == "file":
+                _copy_local(source, sink)
+            else:
+                fetcher.fetch(source, sink)
+        got = digest.hexdigest()
+        if got != file.sha256:
+            raise BuildError(
+                f"{file.filename}: sha256 does not match the lock",
+                evidence=[f"the lock: {file.sha256}", f"got:      {got}", f"from {source}"],
+                hint="the file on the index changed since the lock was written, or the "
+                "download was tampered with; solve again, or use another --mirror",
+            )
+        os.replace(partial, target)
+    except OSError as exc:
+        raise BuildError(f"{file.filename}: cannot download or store it: {exc}") from exc
+    finally:
+        if os.path.exists(partial):
+            os.unlink(partial)
+    return target, True
+
+
+# --- the installer ------------------------------------------------------------------------
+
+
+def requirements_text(files: Sequence[tuple[PlannedFile, Path]]) -> str:
+    """A requirements file naming each cached file by path, with its ``--hash``."""
+    lines = [
+        f"{planned.project} @ {path.resolve().as_uri()} --hash=sha256:{planned.sha256}"
+        for planned, path in files
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def installer_argv(*, python: str, requirements: Path, uv: str | None) -> list[str]:
+    """Install the requirements file into the environment of ``python``, nothing else."""
+    if uv is not None:
+        return [
+            uv,
+            "pip",
+            "install",
+            "--no-config",
+            "--python",
+            python,
+            "--require-hashes",
+            "--no-deps",
+            "--no-index",
+            "--quiet",
+            "-r",
+            str(requirements),
+        ]
+    return [
+        python,
+        "-m",
+        "pip",
+        "install",
+        "--isolated",  # no pip.conf, no PIP_* variables: no constraints or indexes of the host
+        "--disable-pip-version-check",
+        "--no-input",
+        "--require-hashes",
+        "--no-deps",
+        "--no-index",
+        "--no-compile",
+        "--quiet",
+        "-r",
+        str(requirements),
+    ]
+
+
+def remove_tree(path: Path) -> None:
+    """Delete ``path`` (a staging folder) entirely; missing is fine."""
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.exists():
+        shutil.rmtree(path, ignore_errors=True)

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from packaging.requirements import Requirement
 
     from torchlock.envs.backends import ChosenBackend
+    from torchlock.envs.conda_rattler import CondaRecord
     from torchlock.envs.create import Built, Reporter, Seams
     from torchlock.envs.report import Report
     from torchlock.lockfiles.model import Lock
@@ -112,11 +113,21 @@ class IndexSettings:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CondaSettings:
+    """Where the conda base (Python, pip) of a lock comes from."""
+
+    channels: tuple[str, ...] = ()  # names or URLs, in priority order; empty: conda-forge
+    cache_dir: Path | None = None  # repodata cache
+    offline: bool = False  # the cached repodata only
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SolveInputs:
     selection: SelectionInputs
     platforms: tuple[Platform, ...]  # targets; empty: the selection's platform
     requirements: tuple[Requirement, ...] = ()  # the user's own, besides the torch triple
     indexes: IndexSettings
+    conda: CondaSettings | None = None  # None: no conda base is solved
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -127,6 +138,7 @@ class TargetSolution:
     torch_index: str  # where the torch family comes from
     default_index: str
     resolution: Resolution
+    conda: tuple[CondaRecord, ...] = ()  # the conda base, sorted by name
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -137,11 +149,14 @@ class Solution:
 
 
 def solve(inputs: SolveInputs, *, detect: Detect, http: Any = None) -> Solution:
-    """Choose the build, then resolve the whole closure for each target platform."""
+    """Choose the build, then resolve the whole closure for each target platform (and its
+    conda base, when ``inputs.conda`` asks for one)."""
     selection = choose_build(inputs.selection, detect=detect)
     platforms = inputs.platforms or (inputs.selection.platform,)
     python = str(selection.request.python)
     settings = inputs.indexes
+    # the conda base first: an unreachable channel fails before the longer resolution
+    bases = {p: _conda_base(inputs.conda, python, p) for p in platforms}
     targets = []
     requests = 0
     for platform in platforms:
@@ -164,9 +179,26 @@ def solve(inputs: SolveInputs, *, detect: Detect, http: Any = None) -> Solution:
                 torch_index=_public(torch_index or settings.default_index),
                 default_index=_public(settings.default_index),
                 resolution=resolution,
+                conda=bases[platform],
             )
         )
     return Solution(selection=selection, targets=tuple(targets), requests=requests)
+
+
+def _conda_base(
+    settings: CondaSettings | None, python: str, platform: Platform
+) -> tuple[CondaRecord, ...]:
+    if settings is None:
+        return ()
+    from torchlock.envs.conda_rattler import solve_base
+
+    return solve_base(
+        channels=settings.channels,
+        python=python,
+        subdir=platform.conda_subdir,
+        cache_dir=settings.cache_dir,
+        offline=settings.offline,
+    )
 
 
 def _resolve_target(
@@ -605,7 +637,9 @@ def resolve_build(
         detect=detect,
         http=http,
     )
-    new = build_lock(inputs=inputs, selection=solution.selection, targets=solution.targets)
+    new = build_lock(
+        inputs=inputs, selection=solution.selection, targets=solution.targets, conda=lock.conda
+    )
     selection = replace(new.selection, reasons=(*new.selection.reasons, reason))
     return replace(new, selection=selection)
 

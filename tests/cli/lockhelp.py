@@ -24,6 +24,7 @@ PIP_VARIABLES = (
     "TORCHLOCK_DRIVER",
     "TORCHLOCK_CACHE_DIR",
     "TORCHLOCK_PYTORCH_INDEX_URL",
+    "TORCHLOCK_NO_CONDA",
 )
 
 
@@ -34,6 +35,9 @@ def isolate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         monkeypatch.delenv(name.lower(), raising=False)
     monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
     monkeypatch.setenv("TORCHLOCK_CACHE_DIR", str(tmp_path / "cache"))
+    # no conda channel is reachable from the tests: a lock's conda base is solved only
+    # where a test serves a channel of its own (and removes this)
+    monkeypatch.setenv("TORCHLOCK_NO_CONDA", "1")
 
 
 def spec_text(
@@ -44,7 +48,9 @@ def spec_text(
     requirements: tuple[str, ...] = (),
     pytorch: IndexServer | None = None,
     lock: str | None = None,
+    conda_channel: str | None = None,
 ) -> str:
+    """A spec over the fixture indexes; without ``conda_channel`` it says ``no-conda``."""
     lines = [
         f'python = "{python}"',
         "platforms = [" + ", ".join(f'"{p}"' for p in platforms) + "]",
@@ -60,4 +66,8 @@ def spec_text(
         lines.append(f'pytorch-index-url = "{pytorch.url}/whl/{{variant}}"')
     if lock is not None:
         lines.append(f'lock = "{lock}"')
+    if conda_channel is None:
+        lines.append("no-conda = true")
+    else:
+        lines.append(f'conda-channels = ["{conda_channel}"]')
     return "\n".join(lines) + "\n"

@@ -104,7 +104,8 @@ def solve_lock(
     argv = ["solve", "--driver", DRIVER, "--gpu-cc", "8.0", "--python", PYTHON]
     argv += ["--platform", "linux-64", "--torch", "2.5.1", "--torch-index", "pytorch"]
     argv += ["--index-url", server.index_url(), "--pytorch-index-url"]
-    argv += [f"{server.url}/whl/{{variant}}", "-o", str(path), "--json", *extra]
+    argv += [f"{server.url}/whl/{{variant}}", "--no-conda"]  # no conda channel to reach
+    argv += ["-o", str(path), "--json", *extra]
     code, _, err = run_cli(argv, capsys)
     assert code == 0, err
     return pylock.parse(path.read_text(), str(path))
@@ -166,6 +167,14 @@ def test_create_by_name_installs_exactly_the_lock_and_verifies(
         ["verify", "--prefix", str(prefix), "--lock", "pylock.toml", "--driver", DRIVER], capsys
     )
     assert code == 0, out + err
+    # ... and by the NAME create was given (torchlock's envs folder, not conda's)
+    code, out, err = run_cli(
+        ["verify", "demo", "--lock", "pylock.toml", "--driver", DRIVER], capsys
+    )
+    assert code == 0, out + err
+    assert out.splitlines()[0].startswith(
+        f"verifying {prefix}/bin/python (torchlock environment 'demo' at {prefix})"
+    )
     # a second create of another name downloads nothing: every file is in the cache
     downloads = healthy_index.count()
     code, doc, err = create(capsys, "again", "--lock", "pylock.toml")

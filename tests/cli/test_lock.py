@@ -5,20 +5,31 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import venv
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.cli.lockhelp import isolate, spec_text
 from tests.support.cli import run_cli
-from tests.support.index_server import Fault, IndexServer
+from tests.support.conda_channel import base_channel
+from tests.support.index_server import Fault, IndexServer, serve
 from torchlock.lockfiles import pylock
 
 SELECT = ["--driver", "580.65.06", "--gpu-cc", "8.0", "--torch", "2.1.2", "--variant", "cu121"]
 HOST_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+@pytest.fixture(scope="module")
+def conda_base_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IndexServer]:
+    """A conda channel with python and pip (tests/support/conda_channel.py) on 127.0.0.1."""
+    server = serve(base_channel(tmp_path_factory.mktemp("conda-base")))
+    yield server
+    server.stop()
 
 
 @pytest.fixture(autouse=True)
@@ -145,6 +156,130 @@ def test_two_platforms_in_one_lock_with_markers(
     assert by_version[("filelock", "3.16.1")].marker is None
 
 
+# --- the conda base ----------------------------------------------------------------------
+
+
+def test_the_lock_carries_the_conda_base_of_each_platform(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    pypi_index: IndexServer,
+    pytorch_index: IndexServer,
+    conda_base_server: IndexServer,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.delenv("TORCHLOCK_NO_CONDA")
+    (tmp_path / "torchlock.toml").write_text(
+        spec_text(
+            pypi_index,
+            platforms=("linux-64", "win-64"),
+            pytorch=pytorch_index,
+            conda_channel=conda_base_server.url,
+        )
+    )
+    code, _, err = run_cli(["solve"], capsys)
+    assert code == 0, err
+    assert "6 conda packages" in err
+    text = (tmp_path / "pylock.toml").read_text()
+    lock = pylock.parse(text, "pylock.toml")
+    assert pylock.render(lock) == text
+    assert lock.inputs.conda_channels == (conda_base_server.url,)
+    assert [(c.platform, c.name, c.version) for c in lock.conda] == [
+        ("linux-64", "libzlib", "1.3.1"),
+        ("linux-64", "pip", "24.0"),
+        ("linux-64", "python", "3.10.14"),
+        ("win-64", "pip", "24.0"),
+        ("win-64", "python", "3.10.14"),
+        ("win-64", "ucrt", "10.0.22621.0"),
+    ]
+    for conda in lock.conda:
+        assert conda.url.startswith(f"{conda_base_server.url}/{conda.subdir}/")
+        assert conda.channel == conda_base_server.url
+        assert len(conda.sha256) == 64
+        assert len(conda.md5) == 32
+    # the conda-lock export lists them, with both hashes, per platform
+    code, out, err = run_cli(["export", "--format", "conda-lock"], capsys)
+    assert code == 0, err
+    yaml = pytest.importorskip("yaml")
+    rows = [p for p in yaml.safe_load(out)["package"] if p["manager"] == "conda"]
+    assert [(p["name"], p["platform"]) for p in rows] == [
+        ("libzlib", "linux-64"),
+        ("pip", "linux-64"),
+        ("pip", "win-64"),
+        ("python", "linux-64"),
+        ("python", "win-64"),
+        ("ucrt", "win-64"),
+    ]
+    assert all(set(p["hash"]) == {"md5", "sha256"} for p in rows)
+
+
+def test_channel_flag_overrides_the_spec_and_json_shows_the_base(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    pypi_index: IndexServer,
+    conda_base_server: IndexServer,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.delenv("TORCHLOCK_NO_CONDA")
+    (tmp_path / "torchlock.toml").write_text(spec_text(pypi_index, python="3.11"))  # no-conda
+    code, out, err = run_cli(["solve", "--channel", conda_base_server.url, "--json"], capsys)
+    assert code == 0, err
+    [target] = json.loads(out)["targets"]
+    assert [(c["name"], c["version"]) for c in target["conda"]] == [
+        ("libzlib", "1.3.1"),
+        ("pip", "24.0"),
+        ("python", "3.11.9"),
+    ]
+    lock = pylock.parse((tmp_path / "pylock.toml").read_text(), "pylock.toml")
+    assert not lock.inputs.no_conda
+    assert [c.name for c in lock.conda] == ["libzlib", "pip", "python"]
+
+
+def test_an_unreachable_channel_fails_before_resolving_and_keeps_the_lock(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    pypi_index: IndexServer,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.delenv("TORCHLOCK_NO_CONDA")
+    (tmp_path / "pylock.toml").write_text("old\n")
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        channel = f"http://127.0.0.1:{probe.getsockname()[1]}/conda-forge"
+    argv = ["solve", *SELECT, "--python", "3.10", "--platform", "linux-64"]
+    argv += ["--index-url", pypi_index.index_url(), "-o", "pylock.toml", "--channel", channel]
+    code, out, err = run_cli(argv, capsys)
+    assert code == 6
+    assert out == ""
+    [line] = [x for x in err.splitlines() if x.startswith("error:")]
+    assert line.startswith(f"error: conda channel {channel} could not be read")
+    assert "hint: pass --channel" in err
+    assert "https://mirrors.tuna.tsinghua.edu.cn/anaconda/cloud/conda-forge" in err
+    assert "--no-conda" in err
+    assert pypi_index.count() == 0  # the conda base is solved first
+    assert (tmp_path / "pylock.toml").read_text() == "old\n"
+
+
+def test_no_conda_locks_without_the_base_and_says_so(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    pypi_index: IndexServer,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.delenv("TORCHLOCK_NO_CONDA")
+    argv = ["solve", *SELECT, "--python", "3.10", "--platform", "linux-64", "--no-conda"]
+    code, _, err = run_cli(
+        [*argv, "--index-url", pypi_index.index_url(), "-o", "pylock.toml"], capsys
+    )
+    assert code == 0, err
+    assert "no conda base" in err
+    text = (tmp_path / "pylock.toml").read_text()
+    assert "no-conda = true" in text
+    assert "conda-packages" not in text
+    lock = pylock.parse(text, "pylock.toml")
+    assert lock.inputs.no_conda
+    assert lock.conda == ()
+
+
 def _solve_in_subprocess(workdir: Path, seed: str, spec: str) -> bytes:
     workdir.mkdir()
     (workdir / "torchlock.toml").write_text(spec)
@@ -168,17 +303,22 @@ def _solve_in_subprocess(workdir: Path, seed: str, spec: str) -> bytes:
 
 
 def test_same_inputs_give_the_same_bytes_across_directories_and_hash_seeds(
-    pypi_index: IndexServer, pytorch_index: IndexServer, tmp_path: Path
+    pypi_index: IndexServer,
+    pytorch_index: IndexServer,
+    conda_base_server: IndexServer,
+    tmp_path: Path,
 ) -> None:
     spec = spec_text(
         pypi_index,
         platforms=("linux-64", "win-64"),
         requirements=("requests>=2.31", "numpy<2"),
         pytorch=pytorch_index,
+        conda_channel=conda_base_server.url,
     )
     first = _solve_in_subprocess(tmp_path / "one", "1", spec)
     second = _solve_in_subprocess(tmp_path / "elsewhere", "4242", spec)
     assert first == second
+    assert b"[[tool.torchlock.conda-packages]]" in first
     assert first.endswith(b"\n")
     assert b"\r" not in first
     assert str(tmp_path).encode() not in first

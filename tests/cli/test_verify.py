@@ -351,7 +351,43 @@ def test_conda_environment_by_name(
     assert f"(conda environment 'venv' at {prefix})" in out.splitlines()[0]
     code, _, err = run_cli(["verify", "nope", "--driver", "535.129.03"], capsys)
     assert code == 2
-    assert "no conda environment named 'nope'" in err
+    assert "no environment named 'nope'" in err
+
+
+def test_environment_by_name_that_torchlock_create_made_with_venv(
+    envs: dict[str, Path],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """NAME is also looked for in torchlock's own envs folder (the venv backend's)."""
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))  # no conda to ask
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.delenv("TORCHLOCK_ENVS_DIR", raising=False)
+    monkeypatch.delenv("MAMBA_ROOT_PREFIX", raising=False)
+    own = tmp_path / "data" / "torchlock" / "envs"
+    own.mkdir(parents=True)
+    (own / "demo").symlink_to(envs["healthy"].parent.parent)
+    code, out, err = run_cli(["verify", "demo", "--driver", "535.129.03"], capsys)
+    assert code == 0, out + err
+    assert f"(torchlock environment 'demo' at {own / 'demo'})" in out.splitlines()[0]
+    # $TORCHLOCK_ENVS_DIR moves the folder, as it moves where create puts NAME
+    monkeypatch.setenv("TORCHLOCK_ENVS_DIR", str(tmp_path / "elsewhere"))
+    code, _, err = run_cli(["verify", "demo", "--driver", "535.129.03"], capsys)
+    assert code == 2
+    assert "no environment named 'demo'" in err
+    assert f"looked in {tmp_path / 'elsewhere'} (torchlock create --backend venv)" in err
+    # a conda environment of the same name makes NAME ambiguous: both are named
+    conda_envs = tmp_path / "home" / "miniforge3" / "envs"
+    conda_envs.mkdir(parents=True)
+    (conda_envs / "demo").symlink_to(envs["cpu"].parent.parent)
+    monkeypatch.delenv("TORCHLOCK_ENVS_DIR")
+    code, _, err = run_cli(["verify", "demo", "--driver", "535.129.03"], capsys)
+    assert code == 2
+    assert "environment name 'demo' is ambiguous" in err
+    assert f"conda environment 'demo' at {conda_envs / 'demo'}" in err
+    assert f"torchlock environment 'demo' at {own / 'demo'}" in err
 
 
 @pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="linux-64 lock")

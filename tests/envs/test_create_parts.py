@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import sys
 from collections.abc import Mapping, Sequence
@@ -15,6 +16,7 @@ from torchlock.envs.backends import (
     check_name,
     choose_backend,
     conda_create_argv,
+    conda_for,
     explicit_list,
     venv_home,
 )
@@ -179,6 +181,8 @@ def test_conda_commands() -> None:
         version="3.11.7",
         build="h1_0",
         platform="linux-64",
+        subdir="linux-64",
+        channel="https://conda.example/conda-forge",
         url="https://conda.example/conda-forge/linux-64/python-3.11.7-h1_0.conda",
         sha256="a" * 64,
         md5="b" * 32,
@@ -188,6 +192,13 @@ def test_conda_commands() -> None:
         + "b" * 32
         + "\n"
     )
+    # A two-platform lock lists each target's base: the host gets only its own.
+    windows = dataclasses.replace(
+        package, platform="win-64", subdir="win-64", url=package.url.replace("linux", "win")
+    )
+    assert conda_for([package, windows], "linux-64") == [package]
+    assert conda_for([package, windows], "win-64") == [windows]
+    assert conda_for([package, windows], "osx-arm64") == []
 
 
 def test_installer_never_resolves_and_checks_hashes(tmp_path: Path) -> None:

@@ -90,8 +90,51 @@ def test_base_is_the_root_prefix() -> None:
 def test_unknown_name() -> None:
     with pytest.raises(InputError) as caught:
         find(set(), name="nope")
-    assert "no conda environment named 'nope'" in str(caught.value)
+    assert "no environment named 'nope'" in str(caught.value)
     assert "looked in /home/u/miniforge3/envs" in str(caught.value)
+    assert "looked in /home/u/.local/share/torchlock/envs (torchlock create" in str(caught.value)
+
+
+def test_name_made_by_torchlock_create_with_the_venv_backend() -> None:
+    """`torchlock create NAME --backend venv` puts NAME in torchlock's own envs folder."""
+    found = find({"/home/u/.local/share/torchlock/envs/demo/bin/python"}, name="demo")
+    assert found == Located(
+        python="/home/u/.local/share/torchlock/envs/demo/bin/python",
+        how="torchlock environment 'demo' at /home/u/.local/share/torchlock/envs/demo",
+    )
+    found = find({"/x/demo/bin/python3"}, name="demo", env={"TORCHLOCK_ENVS_DIR": "/x"})
+    assert found.python == "/x/demo/bin/python3"
+    found = find({"/d/torchlock/envs/demo/bin/python"}, name="demo", env={"XDG_DATA_HOME": "/d"})
+    assert found.how == "torchlock environment 'demo' at /d/torchlock/envs/demo"
+    found = find(
+        {"C:\\Users\\u\\AppData\\Local\\torchlock\\envs\\demo\\Scripts\\python.exe"},
+        name="demo",
+        env={"LOCALAPPDATA": "C:\\Users\\u\\AppData\\Local"},
+        os_kind=OS.WINDOWS,
+    )
+    assert found.python.endswith("\\torchlock\\envs\\demo\\Scripts\\python.exe")
+
+
+def test_a_name_that_is_both_a_conda_and_a_torchlock_environment_is_ambiguous() -> None:
+    files = {
+        "/home/u/miniforge3/envs/demo/bin/python",
+        "/home/u/.local/share/torchlock/envs/demo/bin/python",
+    }
+    with pytest.raises(InputError) as caught:
+        find(files, name="demo")
+    text = str(caught.value)
+    assert text.startswith("environment name 'demo' is ambiguous")
+    assert "conda environment 'demo' at /home/u/miniforge3/envs/demo" in text
+    assert "torchlock environment 'demo' at /home/u/.local/share/torchlock/envs/demo" in text
+    assert "--prefix" in text
+    # the same folder named twice (a rattler environment in conda's envs dir) is one
+    found = find(
+        {"/e/demo/bin/python"},
+        name="demo",
+        env={"TORCHLOCK_ENVS_DIR": "/e/", "CONDA_EXE": "/c/bin/conda"},
+        info={"envs_dirs": ["/e"], "envs": [], "root_prefix": "/c"},
+    )
+    assert found.how == "conda environment 'demo' at /e/demo"
 
 
 def test_windows_prefix_layouts() -> None:

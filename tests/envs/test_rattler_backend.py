@@ -1,16 +1,23 @@
-"""The ``rattler`` backend against a local conda channel that the tests build."""
+"""The ``rattler`` backend against a local conda channel that the tests build: solving
+the conda base of a lock, and installing a locked one."""
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+import socket
 from pathlib import Path
 
 import pytest
 
-from tests.support.conda_channel import CondaSpec, build_channel, locked
-from torchlock.envs.conda_rattler import channel_of, install_conda_base
+from tests.support.conda_channel import CondaSpec, base_channel, build_channel, locked
+from tests.support.index_server import serve
+from torchlock.envs.conda_rattler import channel_of, channel_url, install_conda_base, solve_base
 from torchlock.envs.install import BuildError
+from torchlock.errors import InputError, PackageIndexError, ResolutionError
+from torchlock.lockfiles import pylock
+from torchlock.lockfiles.model import CondaPackage
 
 pytest.importorskip("rattler")
 
@@ -90,3 +97,130 @@ def test_an_incomplete_lock_is_refused(channel: Path, tmp_path: Path) -> None:
             platform="linux-64",
             cache_dir=tmp_path / "cache",
         )
+
+
+# --- solving the conda base of a lock ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return base_channel(tmp_path_factory.mktemp("base"))
+
+
+def test_channel_names_and_urls() -> None:
+    assert channel_url("conda-forge") == "https://conda.anaconda.org/conda-forge"
+    assert channel_url("https://mirror.example/conda-forge/") == (
+        "https://mirror.example/conda-forge"
+    )
+    assert channel_url("file:///srv/channel") == "file:///srv/channel"
+    with pytest.raises(InputError, match="neither a channel name nor a URL"):
+        channel_url("some folder")
+
+
+def test_the_base_is_python_and_pip_per_platform_with_hashes(base: Path) -> None:
+    linux = solve_base(channels=[base.as_uri()], python="3.10", subdir="linux-64")
+    assert [(r.name, r.version, r.build, r.subdir) for r in linux] == [
+        ("libzlib", "1.3.1", "h0_0", "linux-64"),  # not h0_1: it needs a glibc no target has
+        ("pip", "24.0", "pyhd8ed1ab_0", "noarch"),
+        ("python", "3.10.14", "hlinux_0_cpython", "linux-64"),
+    ]
+    windows = solve_base(channels=[base.as_uri()], python="3.11", subdir="win-64")
+    assert [(r.name, r.version) for r in windows] == [
+        ("pip", "24.0"),
+        ("python", "3.11.9"),
+        ("ucrt", "10.0.22621.0"),
+    ]
+    for record in (*linux, *windows):
+        data = (base / record.subdir / record.url.rsplit("/", 1)[1]).read_bytes()
+        assert record.sha256 == hashlib.sha256(data).hexdigest()
+        assert record.md5 == hashlib.md5(data).hexdigest()
+        assert record.size == len(data)
+        assert record.channel == base.resolve().as_uri()
+        assert record.url == f"{record.channel}/{record.subdir}/{record.name}-" + (
+            f"{record.version}-{record.build}.tar.bz2"
+        )
+    python = next(r for r in linux if r.name == "python")
+    assert python.depends == ("__glibc >=2.17,<3.0.a0", "libzlib >=1.3.1,<2.0a0")
+
+
+def test_the_base_is_solved_over_http_and_the_same_twice(tmp_path: Path, base: Path) -> None:
+    server = serve(base)
+    url = server.url
+    try:
+        first = solve_base(
+            channels=[server.url], python="3.10", subdir="linux-64", cache_dir=tmp_path / "c1"
+        )
+        second = solve_base(
+            channels=[server.url + "/"], python="3.10", subdir="linux-64", cache_dir=tmp_path / "c2"
+        )
+    finally:
+        server.stop()
+    assert first == second
+    assert all(r.url.startswith(url + "/") for r in first)
+
+
+def test_no_python_of_that_version_is_a_resolution_error(base: Path) -> None:
+    with pytest.raises(ResolutionError) as caught:
+        solve_base(channels=[base.as_uri()], python="3.9", subdir="linux-64")
+    assert "no python 3.9.* with pip for linux-64" in caught.value.message
+    assert "--no-conda" in str(caught.value)
+
+
+def test_an_unreachable_channel_is_one_error_naming_it() -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/conda-forge"
+    with pytest.raises(PackageIndexError) as caught:
+        solve_base(channels=[url], python="3.10", subdir="linux-64")
+    text = str(caught.value)
+    assert caught.value.message.startswith(f"conda channel {url} could not be read")
+    assert "--channel https://mirrors.tuna.tsinghua.edu.cn/anaconda/cloud/conda-forge" in text
+    assert "--no-conda" in text
+
+
+def test_a_solved_and_locked_base_installs_only_its_platform(base: Path, tmp_path: Path) -> None:
+    """solve_base → the lock (rendered and parsed) → the rattler backend: the fields line up."""
+    from tests.lockfiles.sample import sample_lock
+
+    records = {
+        subdir: solve_base(channels=[base.as_uri()], python="3.10", subdir=subdir)
+        for subdir in ("linux-64", "win-64")
+    }
+    conda = [
+        CondaPackage(
+            name=r.name,
+            version=r.version,
+            build=r.build,
+            platform=subdir,
+            subdir=r.subdir,
+            channel=r.channel,
+            url=r.url,
+            sha256=r.sha256,
+            md5=r.md5,
+            size=r.size,
+            depends=r.depends,
+        )
+        for subdir, found in records.items()
+        for r in found
+    ]
+    lock = dataclasses.replace(sample_lock(), conda=tuple(conda))
+    lock = pylock.parse(pylock.render(lock), "pylock.toml")
+    staging, final = tmp_path / ".env.torchlock-x", tmp_path / "env"
+    names = install_conda_base(
+        packages=lock.conda,
+        python=lock.python,
+        channels=lock.inputs.conda_channels,
+        staging=staging,
+        final=final,
+        platform="linux-64",
+        cache_dir=tmp_path / "cache",
+    )
+    assert names == ("libzlib", "pip", "python")
+    assert (staging / "share" / "python" / "linux-64.txt").read_text() == (
+        "python 3.10.14 for linux-64\n"
+    )
+    meta = json.loads((staging / "conda-meta" / "python-3.10.14-hlinux_0_cpython.json").read_text())
+    assert meta["sha256"] == next(
+        c.sha256 for c in lock.conda_for("linux-64") if c.name == "python"
+    )

@@ -12,6 +12,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from torchlock.lockfiles.model import (
+    CondaPackage,
     Lock,
     LockedFile,
     LockedPackage,
@@ -25,6 +26,7 @@ GOLDEN = Path(__file__).resolve().parent.parent / "fixtures" / "lockfiles"
 INDEX = "http://127.0.0.1:8000/simple"
 TORCH_INDEX = "http://127.0.0.1:8001/whl/cu121"
 BOTH = ("linux-64", "win-64")
+CHANNEL = "https://conda.anaconda.org/conda-forge"
 
 
 def sha(text: str) -> str:
@@ -33,6 +35,53 @@ def sha(text: str) -> str:
 
 def file(name: str, host: str = "http://127.0.0.1:8000") -> LockedFile:
     return LockedFile(name=name, url=f"{host}/files/{name}", sha256=sha(name), size=len(name))
+
+
+def conda(
+    platform: str,
+    name: str,
+    version: str,
+    build: str,
+    *,
+    subdir: str | None = None,
+    depends: tuple[str, ...] = (),
+) -> CondaPackage:
+    where = subdir or platform
+    filename = f"{name}-{version}-{build}.conda"
+    return CondaPackage(
+        name=name,
+        version=version,
+        build=build,
+        platform=platform,
+        subdir=where,
+        channel=CHANNEL,
+        url=f"{CHANNEL}/{where}/{filename}",
+        sha256=sha(f"{where}/{filename}"),
+        md5=hashlib.md5(filename.encode()).hexdigest(),
+        size=len(filename) * 1000,
+        depends=depends,
+    )
+
+
+def sample_conda() -> tuple[CondaPackage, ...]:
+    """The conda base of both targets (sorted by platform and name, as locks keep it)."""
+    pip = ("python >=3.8,<3.13.0a0",)
+    return (
+        conda("linux-64", "libzlib", "1.3.1", "hb9d3cd8_2", depends=("__glibc >=2.17,<3.0.a0",)),
+        conda("linux-64", "pip", "24.2", "pyh8b19718_1", subdir="noarch", depends=pip),
+        conda(
+            "linux-64",
+            "python",
+            "3.10.14",
+            "hd12c33a_0_cpython",
+            depends=("__glibc >=2.17,<3.0.a0", "libzlib >=1.2.13,<2.0.0a0"),
+        ),
+        conda("win-64", "pip", "24.2", "pyh8b19718_1", subdir="noarch", depends=pip),
+        conda(
+            "win-64", "python", "3.10.14", "h4de0772_0_cpython", depends=("ucrt >=10.0.20348.0",)
+        ),
+        conda("win-64", "ucrt", "10.0.22621.0", "h57928b3_1"),
+    )
 
 
 def package(
@@ -155,6 +204,7 @@ def sample_lock() -> Lock:
             ),
         ),
         packages=packages,
+        conda=sample_conda(),
     )
 
 

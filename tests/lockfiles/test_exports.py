@@ -62,7 +62,33 @@ def test_conda_lock_picks_each_platforms_file() -> None:
         "triton": "*",
     }
     assert rows[("mpmath", "linux-64")]["url"].endswith("py3-none-any.whl")
-    assert all(p["manager"] == "pip" and len(p["hash"]["sha256"]) == 64 for p in doc["package"])
+    pip = [p for p in doc["package"] if p["manager"] == "pip"]
+    assert all(len(p["hash"]["sha256"]) == 64 for p in pip)
+
+
+def test_conda_lock_lists_the_conda_base_per_platform() -> None:
+    lock = sample_lock()
+    doc = condalock.document(lock, source="pylock.toml")
+    conda = [p for p in doc["package"] if p["manager"] == "conda"]
+    assert [(p["name"], p["platform"]) for p in conda] == [
+        ("libzlib", "linux-64"),
+        ("pip", "linux-64"),
+        ("pip", "win-64"),
+        ("python", "linux-64"),
+        ("python", "win-64"),
+        ("ucrt", "win-64"),
+    ]
+    by_key = {(c.name, c.platform): c for c in lock.conda}
+    for entry in conda:
+        locked = by_key[(entry["name"], entry["platform"])]
+        assert entry["hash"] == {"md5": locked.md5, "sha256": locked.sha256}
+        assert entry["url"] == locked.url
+        assert entry["build"] == locked.build
+    python = next(p for p in conda if (p["name"], p["platform"]) == ("python", "linux-64"))
+    assert python["dependencies"] == {"__glibc": ">=2.17,<3.0.a0", "libzlib": ">=1.2.13,<2.0.0a0"}
+    only_win = condalock.document(lock, source="pylock.toml", platform="win-64")
+    names = [p["name"] for p in only_win["package"] if p["manager"] == "conda"]
+    assert names == ["pip", "python", "ucrt"]
 
 
 def test_conda_lock_parses_with_conda_lock(tmp_path: Path) -> None:
@@ -74,9 +100,20 @@ def test_conda_lock_parses_with_conda_lock(tmp_path: Path) -> None:
     found = {(p.name, p.platform): p for p in parsed.package}
     assert found[("torch", "win-64")].version == "2.1.2+cu121"
     assert found[("torch", "linux-64")].manager == "pip"
-    assert len(found) == 10
+    assert found[("python", "win-64")].manager == "conda"
+    assert found[("python", "win-64")].hash.md5 is not None
+    assert len(found) == 10 + len(sample_lock().conda)
     for package in parsed.package:
         assert package.hash.sha256 is not None
+
+
+def test_environment_for_one_platform_pins_its_conda_builds() -> None:
+    doc = environment.document(sample_lock(), name="demo", platform="win-64")
+    assert doc["dependencies"][:3] == [
+        "pip=24.2=pyh8b19718_1",
+        "python=3.10.14=h4de0772_0_cpython",
+        "ucrt=10.0.22621.0=h57928b3_1",
+    ]
 
 
 def test_environment_parses_as_yaml() -> None:
@@ -84,7 +121,7 @@ def test_environment_parses_as_yaml() -> None:
     doc = yaml.safe_load(environment.render(sample_lock(), source="pylock.toml", name="demo"))
     assert doc["name"] == "demo"
     assert doc["channels"] == ["conda-forge"]
-    assert doc["dependencies"][:2] == ["python=3.10", "pip"]
+    assert doc["dependencies"][:2] == ["python=3.10.14", "pip=24.2"]
     pip = doc["dependencies"][2]["pip"]
     assert pip[0] == f"--index-url {INDEX}"
     assert any(line.startswith("torch==2.1.2+cu121 ; ") for line in pip)

@@ -184,3 +184,61 @@ def test_wrong_type() -> None:
 )
 def test_lock_file_names(name: str, valid: bool) -> None:
     assert pylock.is_pylock_name(name) is valid
+
+
+# --- the conda base ---------------------------------------------------------------------
+
+
+def test_conda_base_round_trips_per_platform() -> None:
+    lock = pylock.parse(rendered(), PATH)
+    assert [(c.platform, c.name) for c in lock.conda] == [
+        ("linux-64", "libzlib"),
+        ("linux-64", "pip"),
+        ("linux-64", "python"),
+        ("win-64", "pip"),
+        ("win-64", "python"),
+        ("win-64", "ucrt"),
+    ]
+    assert {c.subdir for c in lock.conda_for("win-64")} == {"noarch", "win-64"}
+    python = next(c for c in lock.conda_for("linux-64") if c.name == "python")
+    assert python.url.startswith("https://conda.anaconda.org/conda-forge/linux-64/python-3.10.14")
+    assert len(python.sha256) == 64
+    assert len(python.md5) == 32
+    assert python.depends == ("__glibc >=2.17,<3.0.a0", "libzlib >=1.2.13,<2.0.0a0")
+
+
+def test_conda_base_is_covered_by_the_content_digest() -> None:
+    text = rendered()
+    found = error(text.replace('build = "h57928b3_1"', 'build = "h57928b3_2"'))
+    assert found.place == "tool.torchlock.content-digest"
+
+
+def test_malformed_conda_md5_names_the_package() -> None:
+    text = rendered()
+    md5 = text.split('md5 = "', 1)[1][:32]
+    found = error(text.replace(md5, "xyz", 1))
+    assert found.place == "tool.torchlock.conda-packages[0] (libzlib).md5"
+
+
+def test_conda_package_for_another_platform() -> None:
+    text = rendered()
+    start = text.index("[[tool.torchlock.conda-packages]]")
+    tail = text[start:].replace('platform = "linux-64"', 'platform = "osx-arm64"', 1)
+    found = error(text[:start] + tail)
+    assert found.place == "tool.torchlock.conda-packages[0] (libzlib).platform"
+
+
+def test_a_lock_without_conda_base_says_why() -> None:
+    from dataclasses import replace
+
+    lock = sample_lock()
+    bare = replace(lock, conda=(), inputs=replace(lock.inputs, no_conda=True))
+    text = pylock.render(bare)
+    assert "conda-packages" not in text
+    assert "no-conda = true" in text
+    again = pylock.parse(text, PATH)
+    assert again == bare
+    assert pylock.render(again) == text
+    # the older form, an empty inline array, still reads
+    old = text.replace("content-digest", "conda-packages = []\ncontent-digest")
+    assert pylock.parse(old, PATH) == bare

@@ -131,3 +131,26 @@ def test_read_text_errors(tmp_path: Path) -> None:
     (tmp_path / "bad.toml").write_bytes(b"\xff\xfe")
     with pytest.raises(LockfileError, match="not UTF-8"):
         read_text(tmp_path / "bad.toml")
+
+
+def test_no_conda_is_a_spec_key_and_an_input() -> None:
+    loaded = specs.parse('python = "3.10"\nno-conda = true\n', "torchlock.toml")
+    assert loaded is not None
+    assert loaded.spec.no_conda is True
+    assert "no-conda = true" in specs.render(loaded.spec)
+    inputs = specs.lock_inputs(loaded.spec, (), python="3.12", platform="linux-64", driver="auto")
+    assert inputs.no_conda is True
+    assert inputs.document()["no-conda"] is True
+    with_conda = specs.lock_inputs(
+        specs.merge(loaded.spec, specs.ProjectSpec(conda_channels=("conda-forge",))),
+        (),
+        python="3.12",
+        platform="linux-64",
+        driver="auto",
+    )
+    assert with_conda.no_conda is False  # --channel asks for the conda base again
+    assert with_conda.conda_channels == ("conda-forge",)
+    assert "no-conda" not in with_conda.document()
+    with pytest.raises(LockfileError) as caught:
+        specs.parse('no-conda = "yes"\n', "torchlock.toml")
+    assert caught.value.place == "no-conda"

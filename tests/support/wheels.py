@@ -136,5 +136,8 @@ def build_sdist(
 def wheel_metadata(path: Path) -> bytes:
     """The METADATA bytes of a built wheel (what an index serves as ``<file>.metadata``)."""
     with zipfile.ZipFile(path) as archive:
-        (member,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+        # top-level only: a real wheel may vendor others' .dist-info folders deeper down
+        (member,) = [
+            n for n in archive.namelist() if n.endswith(".dist-info/METADATA") and n.count("/") == 1
+        ]
         return archive.read(member)

@@ -286,6 +286,8 @@ def _print_result(result: CreateResult, name: str | None) -> None:
         f"created {result.prefix}: torch {attempt.torch}+{attempt.variant}, "
         f"{len(result.built.files)} packages, verified ({passed} checks passed)"
     )
+    if not report.gpu_host and report.notes:
+        click.echo(report.notes[0])  # no NVIDIA GPU on this host: GPU checks skipped
     if result.backend in ("conda", "mamba", "micromamba") and name:
         click.echo(f"activate: {result.backend} activate {name}")
     elif sys.platform == "win32":

@@ -25,6 +25,7 @@ from torchlock.lockfiles.spec import LoadedSpec
 from torchlock.matrix.report import candidate_doc, selection_doc
 from torchlock.target import Platform
 from torchlock.workflows import (
+    CondaSettings,
     IndexSettings,
     SelectionInputs,
     Solution,
@@ -72,6 +73,23 @@ from torchlock.workflows import (
     "Env: TORCHLOCK_PYTORCH_INDEX_URL.",
 )
 @click.option(
+    "--channel",
+    "channels",
+    multiple=True,
+    metavar="NAME|URL",
+    help="A conda channel for the lock's conda base, Python and pip (repeatable, in priority "
+    "order): a name (conda-forge, on conda.anaconda.org) or a URL such as a mirror's "
+    "(https://mirrors.tuna.tsinghua.edu.cn/anaconda/cloud/conda-forge) or file://. "
+    "Default: the spec's conda-channels, else conda-forge.",
+)
+@click.option(
+    "--no-conda",
+    is_flag=True,
+    envvar="TORCHLOCK_NO_CONDA",
+    help="Lock without the conda base (no conda channel is asked); the lock records this. "
+    "Env: TORCHLOCK_NO_CONDA=1.",
+)
+@click.option(
     "--find-links", multiple=True, metavar="DIR", help="A local folder of wheels, searched first."
 )
 @click.option("--trusted-host", multiple=True, metavar="HOST", help="Allow plain http for HOST.")
@@ -114,6 +132,8 @@ def solve_command(
     mirror: str | None,
     torch_index: str | None,
     pytorch_index_url: str | None,
+    channels: tuple[str, ...],
+    no_conda: bool,
     find_links: tuple[str, ...],
     trusted_host: tuple[str, ...],
     offline: bool,
@@ -152,6 +172,8 @@ def solve_command(
             mirror=mirror,
             torch_index=torch_index,
             pytorch_index_url=pytorch_index_url,
+            conda_channels=channels,
+            no_conda=no_conda,
         ),
     )
     if loaded is not None and not requirements:
@@ -178,12 +200,20 @@ def solve_command(
         variant=wanted.variant,
         policy=wanted.policy or "compat",
     )
+    conda = None
+    if not wanted.no_conda and (lock_path is not None or channels):
+        conda = CondaSettings(
+            channels=wanted.conda_channels,
+            cache_dir=None if settings.cache_dir is None else settings.cache_dir / "conda",
+            offline=offline,
+        )
     solution = solve(
         SolveInputs(
             selection=selection_inputs,
             platforms=targets,
             requirements=tuple(requirements),
             indexes=settings,
+            conda=conda,
         ),
         detect=detect_gpus,
     )
@@ -226,8 +256,10 @@ def _write_lock(path: Path, solution: Solution, inputs: LockInputs) -> None:
 
     lock = build_lock(inputs=inputs, selection=solution.selection, targets=solution.targets)
     write_atomic(path, render(lock))
+    base = "no conda base" if inputs.no_conda else f"{len(lock.conda)} conda packages"
     click.echo(
-        f"wrote {path} ({len(lock.packages)} packages for {', '.join(lock.platforms)})", err=True
+        f"wrote {path} ({len(lock.packages)} packages, {base}, for {', '.join(lock.platforms)})",
+        err=True,
     )
 
 
@@ -378,6 +410,21 @@ def _target_doc(target: TargetSolution) -> dict[str, Any]:
                 ],
             }
             for pin in target.resolution.pins
+        ],
+        "conda": [
+            {
+                "name": c.name,
+                "version": c.version,
+                "build": c.build,
+                "channel": c.channel,
+                "subdir": c.subdir,
+                "url": c.url,
+                "sha256": c.sha256,
+                "md5": c.md5,
+                "size": c.size,
+                "depends": list(c.depends),
+            }
+            for c in target.conda
         ],
     }
 

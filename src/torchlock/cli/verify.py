@@ -71,9 +71,11 @@ def verify(
 ) -> int:
     """Run a probe inside an environment and report each check as pass, warn, fail or skip.
 
-    NAME is a conda environment; without NAME, --prefix or --python the active
-    environment ($VIRTUAL_ENV, $CONDA_PREFIX) is verified. Every failure torchlock
-    knows is named with its cause and fix. Exits 0 when no check fails, 1 otherwise.
+    NAME is a conda environment, or one that `torchlock create NAME` made with the
+    venv backend ($XDG_DATA_HOME/torchlock/envs/NAME); without NAME, --prefix or
+    --python the active environment ($VIRTUAL_ENV, $CONDA_PREFIX) is verified.
+    Every failure torchlock knows is named with its cause and fix. Exits 0 when no
+    check fails, 1 otherwise.
     """
     from torchlock.envs.verify import verify_environment
     from torchlock.system.detect import detect_from_environment

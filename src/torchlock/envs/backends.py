@@ -156,6 +156,11 @@ def check_name(name: str) -> str:
     return name
 
 
+def conda_for(packages: Sequence[CondaLike], platform: str) -> list[CondaLike]:
+    """The locked conda packages of one target (a lock lists every target's base)."""
+    return [p for p in packages if p.platform == platform]
+
+
 def explicit_list(packages: Sequence[CondaLike]) -> str:
     """conda's ``@EXPLICIT`` file for the locked conda packages (URL#md5 lines)."""
     lines = ["@EXPLICIT", *(f"{p.url}#{p.md5}" for p in packages)]

@@ -23,6 +23,7 @@ from torchlock.envs.backends import (
     Backend,
     ChosenBackend,
     conda_create_argv,
+    conda_for,
     env_python,
     explicit_list,
     scripts_folders,
@@ -182,9 +183,10 @@ def _base(
         reporter.phase("base", timer.lap(), f"{len(names)} conda packages by py-rattler")
         return env_python(staging, seams.os_kind, conda_layout=True), "py-rattler"
     explicit = None
-    if lock.conda:
+    mine = conda_for(lock.conda, request.platform)  # this host's target only
+    if mine:
         explicit = staging.parent / f"{staging.name}.explicit.txt"
-        explicit.write_text(explicit_list(lock.conda), encoding="utf-8")
+        explicit.write_text(explicit_list(mine), encoding="utf-8")
     try:
         argv = conda_create_argv(
             chosen,
@@ -197,7 +199,7 @@ def _base(
     finally:
         if explicit is not None:
             explicit.unlink(missing_ok=True)
-    what = f"{len(lock.conda)} locked conda packages" if lock.conda else f"python={lock.python} pip"
+    what = f"{len(mine)} locked conda packages" if mine else f"python={lock.python} pip"
     reporter.phase("base", timer.lap(), f"{chosen.backend.value} create: {what}")
     return env_python(staging, seams.os_kind, conda_layout=True), chosen.backend.value
 

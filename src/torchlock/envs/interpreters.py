@@ -1,8 +1,10 @@
-"""Find the interpreter of an environment: by conda name, by prefix, or as given.
+"""Find the interpreter of an environment: by name, by prefix, or as given.
 
-Everything that looks at the host is passed in (the environment variables, a
-``Runner`` for ``conda info --json``, a test for files, the home directory), so tests
-hand it a folder of their own.
+A NAME is looked up where ``torchlock create NAME`` can have put it: the conda-family
+envs directories (and the prefixes conda knows), and torchlock's own envs folder of the
+venv backend (:func:`~torchlock.envs.backends.venv_home`). Everything that looks at the
+host is passed in (the environment variables, a ``Runner`` for ``conda info --json``, a
+test for files, the home directory), so tests hand it a folder of their own.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from torchlock.envs.backends import venv_home
 from torchlock.errors import InputError
 from torchlock.system.runner import Completed, Runner
 from torchlock.target import OS
@@ -102,6 +105,69 @@ def _basename(path: str) -> str:
     return path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
 
 
+def torchlock_envs_dir(env: Mapping[str, str], home: str | None, os_kind: OS) -> str | None:
+    """Where ``torchlock create NAME --backend venv`` puts NAME (None: no home to go by)."""
+    if not env.get("TORCHLOCK_ENVS_DIR") and home is None:
+        return None
+    return _join(os_kind, *venv_home(env=env, home=home or "", os_kind=os_kind).parts)
+
+
+def _by_name(
+    name: str,
+    *,
+    env: Mapping[str, str],
+    runner: Runner,
+    which: Callable[[str], str | None],
+    is_file: IsFile,
+    is_dir: IsFile,
+    home: str | None,
+    os_kind: OS,
+) -> Located:
+    """Environment NAME: a conda-family one, or one that ``torchlock create`` made (venv).
+
+    Both kinds are looked for; a name found as two different environments is an error
+    that names both (give --prefix for the one meant).
+    """
+    envs_dirs, prefixes = conda_env_dirs(
+        env=env, runner=runner, which=which, home=home, os_kind=os_kind
+    )
+    candidates = [
+        p for p in prefixes if _basename(p) == name or (name == "base" and p == prefixes[-1])
+    ]
+    candidates.extend(_join(os_kind, d, name) for d in envs_dirs)
+    found: list[tuple[str, str]] = []  # (prefix, how), the first conda one, then torchlock's
+    conda = next((c for c in dict.fromkeys(candidates) if is_dir(c)), None)
+    if conda is not None:
+        found.append((conda, f"conda environment {name!r} at {conda}"))
+    own = torchlock_envs_dir(env, home, os_kind)
+    if own is not None:
+        mine = _join(os_kind, own, name)
+        if is_dir(mine) and not (conda is not None and _same(mine, conda)):
+            found.append((mine, f"torchlock environment {name!r} at {mine}"))
+    if len(found) > 1:
+        raise InputError(
+            f"environment name {name!r} is ambiguous: there are {len(found)} of that name",
+            evidence=[how for _, how in found],
+            hint="give --prefix DIR for the one to verify",
+        )
+    if found:
+        prefix, how = found[0]
+        return python_in_prefix(prefix, os_kind, is_file, how)
+    looked = [f"looked in {d}" for d in envs_dirs] or ["no conda installation found"]
+    if own is not None:
+        looked.append(f"looked in {own} (torchlock create --backend venv)")
+    raise InputError(
+        f"no environment named {name!r}",
+        evidence=looked,
+        hint="check `conda env list` and the names `torchlock create` made, "
+        "or give --prefix DIR or --python PATH",
+    )
+
+
+def _same(a: str, b: str) -> bool:
+    return a.replace("\\", "/").rstrip("/") == b.replace("\\", "/").rstrip("/")
+
+
 def locate(
     *,
     name: str | None,
@@ -115,7 +181,10 @@ def locate(
     home: str | None,
     os_kind: OS,
 ) -> Located:
-    """The interpreter to probe: --python, --prefix, a conda environment NAME, else the active one.
+    """The interpreter to probe: --python, --prefix, an environment NAME, else the active one.
+
+    NAME is a conda-family environment or one that ``torchlock create NAME`` made with
+    the venv backend (torchlock's own envs folder).
 
     Without any of them: $VIRTUAL_ENV, then $CONDA_PREFIX, then python3/python on PATH.
     """
@@ -139,22 +208,15 @@ def locate(
     if name:
         if "/" in name or "\\" in name:
             return python_in_prefix(name, os_kind, is_file, f"environment folder {name}")
-        envs_dirs, prefixes = conda_env_dirs(
-            env=env, runner=runner, which=which, home=home, os_kind=os_kind
-        )
-        candidates = [
-            p for p in prefixes if _basename(p) == name or (name == "base" and p == prefixes[-1])
-        ]
-        candidates.extend(_join(os_kind, d, name) for d in envs_dirs)
-        for candidate in dict.fromkeys(candidates):
-            if is_dir(candidate):
-                return python_in_prefix(
-                    candidate, os_kind, is_file, f"conda environment {name!r} at {candidate}"
-                )
-        raise InputError(
-            f"no conda environment named {name!r}",
-            evidence=[f"looked in {d}" for d in envs_dirs] or ["no conda installation found"],
-            hint="check `conda env list`, or give --prefix DIR or --python PATH",
+        return _by_name(
+            name,
+            env=env,
+            runner=runner,
+            which=which,
+            is_file=is_file,
+            is_dir=is_dir,
+            home=home,
+            os_kind=os_kind,
         )
     for var in ("VIRTUAL_ENV", "CONDA_PREFIX"):
         value = env.get(var)

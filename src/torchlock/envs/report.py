@@ -237,7 +237,7 @@ def _has_driver(host: HostReport) -> bool:
 
 def _build_check(probe: ProbeResult, host: HostReport, expect: Expectations) -> _Draft:
     torch = probe.torch
-    title = "CUDA build"
+    title = "torch build"
     wanted = expect.expected_variant()
     if torch.hip:
         return _Draft("torch.cuda_build", title, Status.PASS, f"ROCm {torch.hip} build")

@@ -49,6 +49,29 @@ class ResolutionLike(Protocol):
     def pins(self) -> Sequence[PinLike]: ...
 
 
+class CondaRecordLike(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def build(self) -> str: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def subdir(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def sha256(self) -> str: ...
+    @property
+    def md5(self) -> str: ...
+    @property
+    def size(self) -> int | None: ...
+    @property
+    def depends(self) -> tuple[str, ...]: ...
+
+
 class TargetLike(Protocol):
     @property
     def platform(self) -> Platform: ...
@@ -62,6 +85,8 @@ class TargetLike(Protocol):
     def default_index(self) -> str: ...
     @property
     def resolution(self) -> ResolutionLike: ...
+    @property
+    def conda(self) -> Sequence[CondaRecordLike]: ...
 
 
 def build_lock(
@@ -71,7 +96,11 @@ def build_lock(
     targets: Sequence[TargetLike],
     conda: Sequence[CondaPackage] = (),
 ) -> Lock:
-    """The lock of solved targets: one entry per (project, version, index), with markers."""
+    """The lock of solved targets: one entry per (project, version, index), with markers.
+
+    The conda base is each target's ``conda`` records, plus ``conda`` (a base carried over
+    from an earlier lock) for the targets that solved none.
+    """
     if not targets:
         raise InputError("nothing to lock: the solution has no target")
     best = selection.recommended
@@ -112,8 +141,38 @@ def build_lock(
         ),
         targets=lock_targets,
         packages=tuple(packages),
-        conda=tuple(sorted(conda, key=lambda c: (c.platform, c.name))),
+        conda=_conda_base(targets, subdirs, conda),
     )
+
+
+def _conda_base(
+    targets: Sequence[TargetLike], subdirs: list[str], carried: Sequence[CondaPackage]
+) -> tuple[CondaPackage, ...]:
+    found: list[CondaPackage] = []
+    for target, subdir in zip(targets, subdirs, strict=True):
+        if target.conda:
+            found.extend(
+                CondaPackage(
+                    name=r.name,
+                    version=r.version,
+                    build=r.build,
+                    platform=subdir,
+                    subdir=r.subdir,
+                    channel=r.channel,
+                    url=r.url,
+                    sha256=r.sha256,
+                    md5=r.md5,
+                    size=r.size,
+                    depends=tuple(r.depends),
+                )
+                for r in target.conda
+            )
+        else:
+            found.extend(c for c in carried if c.platform == subdir)
+    names = [(c.platform, c.name) for c in found]
+    if len(set(names)) != len(names):
+        raise InputError("a conda package is locked twice for one platform")
+    return tuple(sorted(found, key=lambda c: (c.platform, c.name)))
 
 
 def _package(

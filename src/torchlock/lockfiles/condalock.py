@@ -22,6 +22,15 @@ def channels(lock: Lock) -> list[str]:
     return list(lock.inputs.conda_channels) or [DEFAULT_CHANNEL]
 
 
+def dependencies(depends: tuple[str, ...]) -> dict[str, str]:
+    """conda-lock's form of match specs: ``{"python": ">=3.8", "pip": "*"}``."""
+    found: dict[str, str] = {}
+    for spec in depends:
+        name, _, rest = spec.strip().partition(" ")
+        found[name] = rest.strip() or "*"
+    return found
+
+
 def document(lock: Lock, *, source: str, platform: str | None = None) -> dict[str, Any]:
     platforms = list(lock.platforms) if platform is None else [lock.target(platform).platform]
     entries: list[tuple[tuple[str, str, str], dict[str, Any]]] = []
@@ -30,7 +39,7 @@ def document(lock: Lock, *, source: str, platform: str | None = None) -> dict[st
         installed = lock.packages_for(subdir)
         names = {p.name for p in installed}
         rows: list[list[Any]] = []
-        for conda in (c for c in lock.conda if c.platform == subdir):
+        for conda in lock.conda_for(subdir):
             entries.append(
                 (
                     ("conda", conda.name, subdir),
@@ -39,7 +48,7 @@ def document(lock: Lock, *, source: str, platform: str | None = None) -> dict[st
                         "version": conda.version,
                         "manager": "conda",
                         "platform": subdir,
-                        "dependencies": {},
+                        "dependencies": dependencies(conda.depends),
                         "url": conda.url,
                         "hash": {"md5": conda.md5, "sha256": conda.sha256},
                         "build": conda.build,

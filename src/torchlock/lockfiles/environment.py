@@ -1,5 +1,8 @@
 """Export: a conda ``environment.yml`` with the conda base and a pip section.
 
+For one platform the conda base is its locked builds (``name=version=build``); for all of
+them, python and pip at their locked versions.
+
 The pip section holds the index options and one pinned line per package, with its marker
 and a ``--hash`` per file (conda hands the lines to pip as a requirements file).
 """
@@ -23,15 +26,24 @@ def document(lock: Lock, *, name: str, platform: str | None = None) -> dict[str,
             line += f" ; {package.marker}"
         line += "".join(f" --hash=sha256:{h}" for h in sorted({f.sha256 for f in package.files}))
         pip.append(line)
-    conda = sorted(
-        {f"{c.name}={c.version}={c.build}" for c in lock.conda if platform in (None, c.platform)}
-    )
-    base = conda or [f"python={lock.python}", "pip"]
     return {
         "name": name,
         "channels": channels(lock),
-        "dependencies": [*base, {"pip": pip}],
+        "dependencies": [*_base(lock, platform), {"pip": pip}],
     }
+
+
+def _base(lock: Lock, platform: str | None) -> list[str]:
+    """The conda base: exact builds for one platform; for every platform, python and pip
+    at their locked versions when all targets agree (builds differ per platform)."""
+    if platform is not None and lock.conda_for(platform):
+        return [f"{c.name}={c.version}={c.build}" for c in lock.conda_for(platform)]
+    base = []
+    for name, fallback in (("python", f"python={lock.python}"), ("pip", "pip")):
+        versions = {c.version for c in lock.conda if c.name == name}
+        everywhere = {c.platform for c in lock.conda if c.name == name} == set(lock.platforms)
+        base.append(f"{name}={versions.pop()}" if len(versions) == 1 and everywhere else fallback)
+    return base
 
 
 def render(lock: Lock, *, source: str, name: str, platform: str | None = None) -> str:

@@ -152,7 +152,8 @@ class LockInputs:
     mirror: str | None = None
     torch_index: str = "auto"
     pytorch_index_url: str | None = None
-    conda_channels: tuple[str, ...] = ()
+    conda_channels: tuple[str, ...] = ()  # names or URLs; empty: conda-forge
+    no_conda: bool = False  # the lock carries no conda base (--no-conda)
 
     def document(self) -> dict[str, Any]:
         """The canonical form: TOML keys, requirements sorted, absent values left out."""
@@ -170,6 +171,7 @@ class LockInputs:
             "torch-index": self.torch_index,
             "pytorch-index-url": self.pytorch_index_url,
             "conda-channels": list(self.conda_channels),
+            "no-conda": True if self.no_conda else None,
         }
         return {k: v for k, v in values.items() if v is not None}
 
@@ -211,15 +213,23 @@ class LockTarget:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CondaPackage:
-    """A conda package of the environment's base (Python, pip), pinned by URL and hashes."""
+    """A conda package of the environment's base (Python, pip), pinned by URL and hashes.
+
+    ``platform`` is the lock's target that installs it; ``subdir`` the package's own
+    (``noarch`` for pure packages, which every target lists for itself).
+    """
 
     name: str
     version: str
     build: str
-    platform: str
+    platform: str  # the target (conda subdir) whose base it is
+    subdir: str  # the channel subdir it comes from: the platform's, or noarch
+    channel: str  # the channel's URL
     url: str
     sha256: str
     md5: str
+    size: int | None = None
+    depends: tuple[str, ...] = ()  # match specs, as the channel lists them
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -229,7 +239,7 @@ class Lock:
     selection: LockSelection
     targets: tuple[LockTarget, ...]
     packages: tuple[LockedPackage, ...]  # sorted by (name, version, platforms)
-    conda: tuple[CondaPackage, ...] = ()
+    conda: tuple[CondaPackage, ...] = ()  # sorted by (platform, name)
 
     @property
     def platforms(self) -> tuple[str, ...]:
@@ -254,6 +264,11 @@ class Lock:
         self.target(platform)
         return tuple(p for p in self.packages if platform in p.platforms)
 
+    def conda_for(self, platform: str) -> tuple[CondaPackage, ...]:
+        """The conda base of the target ``platform``."""
+        self.target(platform)
+        return tuple(c for c in self.conda if c.platform == platform)
+
     @property
     def content_digest(self) -> str:
         """A digest of what gets installed, to notice a hand-edited package list."""
@@ -272,5 +287,14 @@ class Lock:
                     files,
                 ]
             )
-        text = json.dumps(rows, separators=(",", ":"))
+        document: list[Any] = rows
+        if self.conda:  # locks without a conda base keep the digest they always had
+            conda: list[list[Any]] = [
+                [c.platform, c.name, c.version, c.build, c.subdir, c.channel, c.url, c.sha256]
+                for c in self.conda
+            ]
+            for row, c in zip(conda, self.conda, strict=True):
+                row.extend([c.md5, c.size, list(c.depends)])
+            document = [rows, conda]
+        text = json.dumps(document, separators=(",", ":"))
         return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()

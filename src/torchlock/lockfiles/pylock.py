@@ -40,6 +40,7 @@ HEADER = (
 )
 LOCK_VERSION = "1.0"
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_HEX32 = re.compile(r"^[0-9a-f]{32}$")
 _NAME = re.compile(r"^pylock(\.[^.]+)?\.toml$")
 
 T = TypeVar("T")
@@ -132,24 +133,6 @@ def _tool_table(lock: Lock) -> Table:
     table["format"] = LOCK_FORMAT
     table["inputs-digest"] = lock.inputs.digest
     table["content-digest"] = lock.content_digest
-    # TODO(conda): the conda base (Python, pip) of the environment, each with URL, sha256
-    # and md5 from the configured channels; empty until a channel client exists.
-    table["conda-packages"] = _multiline(
-        [
-            _inline(
-                {
-                    "name": c.name,
-                    "version": c.version,
-                    "build": c.build,
-                    "platform": c.platform,
-                    "url": c.url,
-                    "sha256": c.sha256,
-                    "md5": c.md5,
-                }
-            )
-            for c in lock.conda
-        ]
-    )
     inputs = tomlkit.table()
     for key, value in lock.inputs.document().items():
         inputs[key] = _multiline(value) if isinstance(value, list) and len(value) > 1 else value
@@ -179,7 +162,33 @@ def _tool_table(lock: Lock) -> Table:
         entry["default-index"] = target.default_index
         targets.append(entry)
     table["targets"] = targets
+    if lock.conda:
+        table["conda-packages"] = _conda_tables(lock)
     return table
+
+
+def _conda_tables(lock: Lock) -> Any:
+    """The conda base, one ``[[tool.torchlock.conda-packages]]`` per (target, package)."""
+    import tomlkit
+
+    packages = tomlkit.aot()
+    for conda in lock.conda:
+        entry = tomlkit.table()
+        entry["platform"] = conda.platform
+        entry["name"] = conda.name
+        entry["version"] = conda.version
+        entry["build"] = conda.build
+        entry["subdir"] = conda.subdir
+        entry["channel"] = conda.channel
+        entry["url"] = conda.url
+        if conda.size is not None:
+            entry["size"] = conda.size
+        entry["sha256"] = conda.sha256
+        entry["md5"] = conda.md5
+        depends = list(conda.depends)
+        entry["depends"] = _multiline(depends) if len(depends) > 1 else depends
+        packages.append(entry)
+    return packages
 
 
 def _validate(text: str, path: str) -> None:
@@ -259,9 +268,12 @@ def parse(text: str, path: str) -> Lock:
         _package(reader, entry, f"packages[{i}]", subdirs)
         for i, entry in enumerate(reader.tables(data, "packages", ""))
     )
+    conda_tables = (
+        reader.tables(tool, "conda-packages", "tool.torchlock") if "conda-packages" in tool else []
+    )
     conda = tuple(
-        _conda(reader, entry, f"tool.torchlock.conda-packages[{i}]")
-        for i, entry in enumerate(reader.tables(tool, "conda-packages", "tool.torchlock"))
+        _conda(reader, entry, f"tool.torchlock.conda-packages[{i}]", subdirs)
+        for i, entry in enumerate(conda_tables)
     )
     lock = Lock(
         python=python,
@@ -322,7 +334,13 @@ class _Reader:
         if kind is int and isinstance(value, bool):
             raise self.fail(place, f"expected an integer, found {value!r}")
         if not isinstance(value, kind):
-            expected = {str: "a string", int: "an integer", list: "an array", dict: "a table"}
+            expected = {
+                str: "a string",
+                int: "an integer",
+                bool: "true or false",
+                list: "an array",
+                dict: "a table",
+            }
             raise self.fail(place, f"expected {expected.get(kind, kind.__name__)}, found {value!r}")
         return value
 
@@ -369,6 +387,7 @@ def _inputs(reader: _Reader, table: dict[str, Any]) -> LockInputs:
         torch_index=reader.get(table, "torch-index", str, where),
         pytorch_index_url=reader.optional(table, "pytorch-index-url", str, where),
         conda_channels=reader.strings(table, "conda-channels", where),
+        no_conda=reader.optional(table, "no-conda", bool, where) or False,
     )
 
 
@@ -469,13 +488,32 @@ def _package(
     )
 
 
-def _conda(reader: _Reader, table: dict[str, Any], where: str) -> CondaPackage:
+def _conda(
+    reader: _Reader, table: dict[str, Any], where: str, subdirs: tuple[str, ...]
+) -> CondaPackage:
+    name = reader.get(table, "name", str, where)
+    label = f"{where} ({name})"
+    platform = reader.get(table, "platform", str, label)
+    if platform not in subdirs:
+        raise reader.fail(
+            f"{label}.platform", f"{platform!r} is not among the lock's targets {list(subdirs)}"
+        )
+    sha256 = reader.get(table, "sha256", str, label)
+    if not _HEX64.match(sha256):
+        raise reader.fail(f"{label}.sha256", f"not a sha256 hex digest: {sha256!r}")
+    md5 = reader.get(table, "md5", str, label)
+    if not _HEX32.match(md5):
+        raise reader.fail(f"{label}.md5", f"not an md5 hex digest: {md5!r}")
     return CondaPackage(
-        name=reader.get(table, "name", str, where),
-        version=reader.get(table, "version", str, where),
-        build=reader.get(table, "build", str, where),
-        platform=reader.get(table, "platform", str, where),
-        url=reader.get(table, "url", str, where),
-        sha256=reader.get(table, "sha256", str, where),
-        md5=reader.get(table, "md5", str, where),
+        name=name,
+        version=reader.get(table, "version", str, label),
+        build=reader.get(table, "build", str, label),
+        platform=platform,
+        subdir=reader.get(table, "subdir", str, label),
+        channel=reader.get(table, "channel", str, label),
+        url=reader.get(table, "url", str, label),
+        sha256=sha256,
+        md5=md5,
+        size=reader.optional(table, "size", int, label),
+        depends=reader.strings(table, "depends", label),
     )

@@ -36,7 +36,7 @@ _STRINGS = (
     "lock",
 )
 _LISTS = ("gpu-cc", "platforms", "requirements", "conda-channels")
-_FLAGS = ("project-dependencies",)
+_FLAGS = ("project-dependencies", "no-conda")
 KEYS = frozenset((*_STRINGS, *_LISTS, *_FLAGS))
 
 
@@ -57,7 +57,8 @@ class ProjectSpec:
     mirror: str | None = None
     torch_index: str | None = None
     pytorch_index_url: str | None = None
-    conda_channels: tuple[str, ...] = ()
+    conda_channels: tuple[str, ...] = ()  # names (conda-forge) or URLs; empty: conda-forge
+    no_conda: bool = False  # lock without the conda base (Python, pip from conda channels)
     lock: str | None = None  # the lock's file name, next to the spec
 
     @property
@@ -81,6 +82,7 @@ class ProjectSpec:
             "torch-index": self.torch_index,
             "pytorch-index-url": self.pytorch_index_url,
             "conda-channels": list(self.conda_channels) or None,
+            "no-conda": self.no_conda or None,
             "lock": self.lock,
         }
         return {k: v for k, v in values.items() if v is not None}
@@ -179,15 +181,14 @@ def _spec(table: Mapping[str, Any], path: str, where: str) -> ProjectSpec:
     for key in _LISTS:
         if key in table:
             values[key.replace("-", "_")] = _strings(table[key], path, _place(where, key))
-    if "project-dependencies" in table:
-        flag = table["project-dependencies"]
-        if not isinstance(flag, bool):
-            raise LockfileError(
-                path,
-                f"expected true or false, found {flag!r}",
-                place=_place(where, "project-dependencies"),
-            )
-        values["project_dependencies"] = flag
+    for key in _FLAGS:
+        if key in table:
+            flag = table[key]
+            if not isinstance(flag, bool):
+                raise LockfileError(
+                    path, f"expected true or false, found {flag!r}", place=_place(where, key)
+                )
+            values[key.replace("-", "_")] = flag
     if "requirements" in values:
         place = _place(where, "requirements")
         values["requirements"] = tuple(
@@ -294,6 +295,8 @@ def merge(spec: ProjectSpec | None, flags: ProjectSpec) -> ProjectSpec:
             changes[field.name] = value
     if flags.requirements:
         changes["project_dependencies"] = False
+    if flags.conda_channels and not flags.no_conda:
+        changes["no_conda"] = False
     return replace(spec, **changes)
 
 
@@ -323,5 +326,6 @@ def lock_inputs(
         mirror=spec.mirror,
         torch_index=spec.torch_index or "auto",
         pytorch_index_url=spec.pytorch_index_url,
-        conda_channels=spec.conda_channels,
+        conda_channels=() if spec.no_conda else spec.conda_channels,
+        no_conda=spec.no_conda,
     )

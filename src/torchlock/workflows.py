@@ -7,8 +7,8 @@ values; the CLI renders them.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -146,6 +146,7 @@ class Solution:
     selection: Selection
     targets: tuple[TargetSolution, ...]
     requests: int  # HTTP requests made (retries included)
+    pages: Mapping[str, str] = field(default_factory=dict)  # URL -> sha256 of what was used
 
 
 def solve(inputs: SolveInputs, *, detect: Detect, http: Any = None) -> Solution:
@@ -159,18 +160,22 @@ def solve(inputs: SolveInputs, *, detect: Detect, http: Any = None) -> Solution:
     bases = {p: _conda_base(inputs.conda, python, p) for p in platforms}
     targets = []
     requests = 0
+    pages_used: dict[str, str] = {}
     for platform in platforms:
         candidate = _candidate_for(selection, inputs.selection, platform, detect)
         torch_index, variant = _torch_source(candidate, platform, settings)
         requirements = [*_triple(candidate), *(str(r) for r in inputs.requirements)]
         key = _result_key(requirements, python, platform, variant, settings, torch_index)
-        resolution = _reuse(settings, key)
-        if resolution is None:
+        reused = _reuse(settings, key)
+        if reused is not None:
+            resolution, used = reused
+        else:
             resolution, used, made = _resolve_target(
                 requirements, python, platform, variant, settings, torch_index, http
             )
             requests += made
             _remember(settings, key, used, resolution)
+        pages_used.update(used)
         targets.append(
             TargetSolution(
                 platform=platform,
@@ -182,7 +187,9 @@ def solve(inputs: SolveInputs, *, detect: Detect, http: Any = None) -> Solution:
                 conda=bases[platform],
             )
         )
-    return Solution(selection=selection, targets=tuple(targets), requests=requests)
+    return Solution(
+        selection=selection, targets=tuple(targets), requests=requests, pages=pages_used
+    )
 
 
 def _conda_base(
@@ -285,7 +292,7 @@ def _result_key(
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _reuse(settings: IndexSettings, key: str) -> Resolution | None:
+def _reuse(settings: IndexSettings, key: str) -> tuple[Resolution, dict[str, str]] | None:
     if settings.cache_dir is None or settings.find_links:
         return None
     import time
@@ -295,19 +302,14 @@ def _reuse(settings: IndexSettings, key: str) -> Resolution | None:
 
     cache = HttpCache(settings.cache_dir)
     stored = cache.load_json(_RESULTS, key)
-    if not isinstance(stored, dict) or not isinstance(stored.get("pages"), dict):
+    if not isinstance(stored, dict):
         return None
-    now = time.time()
-    for url, digest in stored["pages"].items():
-        state = cache.page_state(url)
-        if state is None or state[0] != digest:
-            return None
-        _, fetched_at, max_age = state
-        fresh = max_age is not None and 0 <= now - fetched_at < max_age
-        if not (fresh or settings.offline):
-            return None
+    pages = stored.get("pages")
+    if not cache.pages_unchanged(pages, time.time(), offline=settings.offline):
+        return None
+    assert isinstance(pages, dict)
     try:
-        return resolution_from_dict(stored["resolution"])
+        return resolution_from_dict(stored["resolution"]), pages
     except (KeyError, ValueError, TypeError, IndexError):
         return None
 
@@ -482,26 +484,65 @@ def read_create_lock(path: Path) -> Lock:
     return pylock.parse(read_text(path), str(path))
 
 
-def mirror_urls(lock: Lock, platform: str, mirror: str, *, http: Any = None) -> dict[str, str]:
-    """sha256 -> the URL of the same file (by name) on ``mirror``, for each locked file.
+def is_mirror_url(mirror: str) -> bool:
+    """Whether ``--mirror`` names an index URL rather than a mirror of the catalog."""
+    return "://" in mirror
 
-    The torch family comes from the mirror's PyTorch index of the lock's variant (when it
-    is a simple index), everything else from its general index. A file the mirror lacks
-    keeps the lock's URL; the sha256 check after download holds either way.
+
+def check_mirror(mirror: str) -> None:
+    """InputError when ``--mirror`` is neither a known mirror name nor a usable index URL."""
+    from torchlock.errors import PackageIndexError
+    from torchlock.index.urls import check_index_url
+    from torchlock.matrix.mirrors import mirror_by_name
+
+    if not is_mirror_url(mirror):
+        mirror_by_name(mirror)
+        return
+    try:
+        check_index_url(mirror, frozenset())
+    except PackageIndexError as exc:
+        raise InputError(
+            f"--mirror: {exc.message}", evidence=exc.evidence, hint=exc.hint
+        ) from None
+
+
+def _mirror_indexes(mirror: str, variant: str) -> tuple[str | None, str | None]:
+    """(general index, index of the torch family) of ``mirror`` for ``variant``.
+
+    A URL is one simple index that serves every locked file; a name is a mirror of the
+    catalog (its general index, and its PyTorch index of the variant when that is a simple
+    index).
     """
-    from torchlock.envs.install import PlannedFile, plan_files
-    from torchlock.index.client import IndexClient, Routing
     from torchlock.matrix.mirrors import IndexLayout, mirror_by_name, pytorch_index_for
 
+    if is_mirror_url(mirror):
+        check_mirror(mirror)
+        return mirror, mirror
     chosen = mirror_by_name(mirror)
-    target = lock.target(platform)
     general = chosen.pypi.url if chosen.pypi is not None else None
-    torch_mirror = pytorch_index_for(chosen, target.variant)
+    torch_mirror = pytorch_index_for(chosen, variant)
     torch_url = (
         torch_mirror.url
         if torch_mirror is not None and torch_mirror.layout is IndexLayout.SIMPLE
         else None
     )
+    return general, torch_url
+
+
+def mirror_urls(lock: Lock, platform: str, mirror: str, *, http: Any = None) -> dict[str, str]:
+    """sha256 -> the URL of the same file (by name) on ``mirror``, for each locked file.
+
+    ``mirror`` is a name from the mirror catalog or the URL of a simple index. For a name,
+    the torch family comes from the mirror's PyTorch index of the lock's variant (when it
+    is a simple index), everything else from its general index; a URL serves every file.
+    A file the mirror lacks keeps the lock's URL; the sha256 check after download holds
+    either way.
+    """
+    from torchlock.envs.install import PlannedFile, plan_files
+    from torchlock.index.client import IndexClient, Routing
+
+    target = lock.target(platform)
+    general, torch_url = _mirror_indexes(mirror, target.variant)
     found: dict[str, str] = {}
     files = plan_files(lock, platform)
     by_index: dict[str, list[PlannedFile]] = {}
@@ -669,6 +710,8 @@ def create_environment(
     lock = read_create_lock(inputs.lock_path)
     subdir = inputs.platform.conda_subdir
     lock.target(subdir)  # a lock for another platform: a usage error before any work
+    if inputs.mirror is not None:
+        check_mirror(inputs.mirror)  # an unknown mirror, too
     chosen = choose_backend(backend, env=seams.env, which=seams.which)
     final = create_target(inputs, chosen, seams=seams)
     if (final.exists() or final.is_symlink()) and not inputs.force:

@@ -6,12 +6,10 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from packaging.requirements import InvalidRequirement, Requirement
 
-from torchlock.cli.lockopts import load_spec
 from torchlock.cli.options import (
     default_python,
     detect_gpus,
@@ -20,20 +18,16 @@ from torchlock.cli.options import (
     selection_options,
 )
 from torchlock.errors import InputError
-from torchlock.lockfiles.model import LockInputs
-from torchlock.lockfiles.spec import LoadedSpec
-from torchlock.matrix.report import candidate_doc, selection_doc
 from torchlock.target import Platform
-from torchlock.workflows import (
-    CondaSettings,
-    IndexSettings,
-    SelectionInputs,
-    Solution,
-    SolveInputs,
-    TargetSolution,
-    TorchIndex,
-    solve,
-)
+
+if TYPE_CHECKING:  # the solve machinery is imported when a solve runs, not for a stored answer
+    from packaging.requirements import Requirement
+
+    from torchlock.lockfiles.model import LockInputs
+    from torchlock.lockfiles.spec import LoadedSpec
+    from torchlock.workflows import IndexSettings, Solution, TargetSolution, TorchIndex
+
+TORCH_INDEX_CHOICES = ("auto", "pytorch", "default")  # workflows.TorchIndex's values
 
 
 @click.command("solve")
@@ -60,7 +54,7 @@ from torchlock.workflows import (
 @click.option("--mirror", metavar="NAME", help="A named mirror (tuna, ustc, aliyun, sjtu, ...).")
 @click.option(
     "--torch-index",
-    type=click.Choice([m.value for m in TorchIndex]),
+    type=click.Choice(TORCH_INDEX_CHOICES),
     help="Where the torch family comes from: auto (the default; the default index when it "
     "serves the chosen build), pytorch (the PyTorch index of the variant), default.",
 )
@@ -149,10 +143,25 @@ def solve_command(
     --index-url or --mirror says otherwise). Each project comes from exactly one
     index. Several --platform values resolve several targets in one run.
     """
-    from torchlock.lockfiles import spec as specs
-
     for name in platforms:
         Platform.parse(name)  # a usage error before anything else
+    answer, cache_root = _stored_answer(dict(locals()))
+    if answer is not None and cache_root is not None:
+        text = _answers().load_answer(cache_root, answer, offline=offline)
+        if text is not None:
+            click.echo(text, nl=False)
+            return
+
+    from torchlock.cli.lockopts import load_spec
+    from torchlock.lockfiles import spec as specs
+    from torchlock.workflows import (
+        CondaSettings,
+        SelectionInputs,
+        SolveInputs,
+        TorchIndex,
+        solve,
+    )
+
     requirements = [*(_requirement(r, "--with") for r in with_reqs)]
     for name in req_files:
         requirements.extend(_read_requirements(Path(name)))
@@ -230,9 +239,30 @@ def solve_command(
             ),
         )
     if as_json:
-        click.echo(json.dumps(solution_doc(solution), indent=2))
+        text = json.dumps(solution_doc(solution), indent=2) + "\n"
+        click.echo(text, nl=False)
+        if answer is not None and cache_root is not None:
+            _answers().store_answer(cache_root, answer, solution.pages, text)
     else:
         _print(solution)
+
+
+def _answers() -> Any:
+    from torchlock.cli import answers
+
+    return answers
+
+
+def _stored_answer(params: dict[str, Any]) -> tuple[str | None, Path | None]:
+    """(key, cache dir) of this command's stored answer, when it may have one."""
+    from torchlock.cli.answers import answer_key
+
+    if not params.get("as_json") or params.get("output") or params.get("spec_file"):
+        return None, None
+    url, _, _ = _default_index(params["index_url"], params["mirror"])
+    cache_dir = params["cache_dir"]
+    key = answer_key(params, default_index=url, env=os.environ)
+    return key, Path(cache_dir) if cache_dir else _default_cache_dir()
 
 
 def _lock_path(output: str | None, loaded: LoadedSpec | None) -> Path | None:
@@ -264,6 +294,8 @@ def _write_lock(path: Path, solution: Solution, inputs: LockInputs) -> None:
 
 
 def _requirement(text: str, where: str) -> Requirement:
+    from packaging.requirements import InvalidRequirement, Requirement
+
     try:
         return Requirement(text)
     except InvalidRequirement as exc:
@@ -300,25 +332,9 @@ def _index_settings(
     offline: bool,
     cache_dir: str | None,
 ) -> IndexSettings:
-    from torchlock.matrix.mirrors import mirror_by_name
-    from torchlock.pipconfig import default_index, pip_default_index, read_pip_settings
+    from torchlock.workflows import IndexSettings
 
-    pip = read_pip_settings(
-        os.environ,
-        _read_text,
-        _system(),
-        str(Path.home()),
-        sys.prefix,
-    )
-    if index_url is not None:
-        url, source = index_url, "--index-url"
-    elif mirror is not None:
-        chosen = mirror_by_name(mirror)
-        if chosen.pypi is None:
-            raise InputError(f"mirror {mirror!r} does not mirror the general packages")
-        url, source = chosen.pypi.url, f"--mirror {mirror}"
-    else:
-        url, source = default_index(pip, pip_default_index())
+    url, source, pip_trusted = _default_index(index_url, mirror)
     # Only the index comes from pip's configuration: a wheelhouse wins over every index,
     # so it is used only when named on the command line.
     folders = list(find_links)
@@ -332,11 +348,35 @@ def _index_settings(
         pytorch_index_url=pytorch_index_url,
         mirror=mirror,
         find_links=tuple(Path(f) for f in folders),
-        trusted_hosts=(*trusted_hosts, *pip.trusted_hosts),
+        trusted_hosts=(*trusted_hosts, *pip_trusted),
         offline=offline,
         cache_dir=Path(cache_dir) if cache_dir else _default_cache_dir(),
         netrc_path=_netrc_path(),
     )
+
+
+def _default_index(index_url: str | None, mirror: str | None) -> tuple[str, str, tuple[str, ...]]:
+    """(the default index, where it came from, pip's trusted hosts)."""
+    from torchlock.pipconfig import default_index, pip_default_index, read_pip_settings
+
+    pip = read_pip_settings(
+        os.environ,
+        _read_text,
+        _system(),
+        str(Path.home()),
+        sys.prefix,
+    )
+    if index_url is not None:
+        return index_url, "--index-url", pip.trusted_hosts
+    if mirror is not None:
+        from torchlock.matrix.mirrors import mirror_by_name
+
+        chosen = mirror_by_name(mirror)
+        if chosen.pypi is None:
+            raise InputError(f"mirror {mirror!r} does not mirror the general packages")
+        return chosen.pypi.url, f"--mirror {mirror}", pip.trusted_hosts
+    url, source = default_index(pip, pip_default_index())
+    return url, source, pip.trusted_hosts
 
 
 def _read_text(path: str) -> str | None:
@@ -373,6 +413,8 @@ def _netrc_path() -> Path | None:
 
 
 def solution_doc(solution: Solution) -> dict[str, Any]:
+    from torchlock.matrix.report import selection_doc
+
     return {
         "selection": selection_doc(solution.selection),
         "targets": [_target_doc(t) for t in solution.targets],
@@ -380,6 +422,8 @@ def solution_doc(solution: Solution) -> dict[str, Any]:
 
 
 def _target_doc(target: TargetSolution) -> dict[str, Any]:
+    from torchlock.matrix.report import candidate_doc
+
     return {
         "platform": target.platform.conda_subdir,
         "python": target.python,

@@ -149,6 +149,21 @@ class HttpCache:
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
 
+    def pages_unchanged(self, pages: object, now: float, *, offline: bool = False) -> bool:
+        """Whether every page of ``pages`` (URL -> body sha256) is cached with that body and,
+        unless ``offline``, still fresh by its max-age: what a stored answer was built from."""
+        if not isinstance(pages, dict) or not pages:
+            return False
+        for url, digest in pages.items():
+            state = self.page_state(url) if isinstance(url, str) else None
+            if state is None or state[0] != digest:
+                return False
+            _, fetched_at, max_age = state
+            fresh = max_age is not None and 0 <= now - fetched_at < max_age
+            if not (fresh or offline):
+                return False
+        return True
+
     def load_json(self, kind: str, key: str) -> object | None:
         """A JSON document torchlock stored under ``kind/key.json``; None when absent or bad."""
         try:

@@ -48,29 +48,29 @@ def test_conda_lock_golden() -> None:
 
 
 def test_conda_lock_picks_each_platforms_file() -> None:
-    doc = condalock.document(sample_lock(), source="pylock.toml")
-    assert doc["version"] == 1
-    assert doc["metadata"]["platforms"] == ["linux-64", "win-64"]
-    rows = {(p["name"], p["platform"]): p for p in doc["package"]}
-    assert rows[("numpy", "linux-64")]["url"].endswith("manylinux2014_x86_64.whl")
-    assert rows[("numpy", "win-64")]["url"].endswith("win_amd64.whl")
-    assert rows[("torch", "win-64")]["version"] == "2.1.2+cu121"
+    doc = condalock.from_lock(sample_lock(), source="pylock.toml")
+    assert doc.version == 1
+    assert doc.platforms == ("linux-64", "win-64")
+    rows = {(p.name, p.platform): p for p in doc.packages}
+    assert rows[("numpy", "linux-64")].url.endswith("manylinux2014_x86_64.whl")
+    assert rows[("numpy", "win-64")].url.endswith("win_amd64.whl")
+    assert rows[("torch", "win-64")].version == "2.1.2+cu121"
     assert ("triton", "win-64") not in rows
-    assert rows[("torch", "linux-64")]["dependencies"] == {
-        "filelock": "*",
-        "nvidia-cublas-cu12": "*",
-        "triton": "*",
-    }
-    assert rows[("mpmath", "linux-64")]["url"].endswith("py3-none-any.whl")
-    pip = [p for p in doc["package"] if p["manager"] == "pip"]
-    assert all(len(p["hash"]["sha256"]) == 64 for p in pip)
+    assert rows[("torch", "linux-64")].dependencies == (
+        ("filelock", "*"),
+        ("nvidia-cublas-cu12", "*"),
+        ("triton", "*"),
+    )
+    assert rows[("mpmath", "linux-64")].url.endswith("py3-none-any.whl")
+    pip = [p for p in doc.packages if p.manager is condalock.Manager.PIP]
+    assert all(len(p.sha256) == 64 and p.md5 is None and p.build is None for p in pip)
 
 
 def test_conda_lock_lists_the_conda_base_per_platform() -> None:
     lock = sample_lock()
-    doc = condalock.document(lock, source="pylock.toml")
-    conda = [p for p in doc["package"] if p["manager"] == "conda"]
-    assert [(p["name"], p["platform"]) for p in conda] == [
+    doc = condalock.from_lock(lock, source="pylock.toml")
+    conda = [p for p in doc.packages if p.manager is condalock.Manager.CONDA]
+    assert [(p.name, p.platform) for p in conda] == [
         ("libzlib", "linux-64"),
         ("pip", "linux-64"),
         ("pip", "win-64"),
@@ -80,14 +80,14 @@ def test_conda_lock_lists_the_conda_base_per_platform() -> None:
     ]
     by_key = {(c.name, c.platform): c for c in lock.conda}
     for entry in conda:
-        locked = by_key[(entry["name"], entry["platform"])]
-        assert entry["hash"] == {"md5": locked.md5, "sha256": locked.sha256}
-        assert entry["url"] == locked.url
-        assert entry["build"] == locked.build
-    python = next(p for p in conda if (p["name"], p["platform"]) == ("python", "linux-64"))
-    assert python["dependencies"] == {"__glibc": ">=2.17,<3.0.a0", "libzlib": ">=1.2.13,<2.0.0a0"}
-    only_win = condalock.document(lock, source="pylock.toml", platform="win-64")
-    names = [p["name"] for p in only_win["package"] if p["manager"] == "conda"]
+        locked = by_key[(entry.name, entry.platform)]
+        assert (entry.md5, entry.sha256) == (locked.md5, locked.sha256)
+        assert entry.url == locked.url
+        assert entry.build == locked.build
+    python = next(p for p in conda if (p.name, p.platform) == ("python", "linux-64"))
+    assert python.dependencies == (("__glibc", ">=2.17,<3.0.a0"), ("libzlib", ">=1.2.13,<2.0.0a0"))
+    only_win = condalock.from_lock(lock, source="pylock.toml", platform="win-64")
+    names = [p.name for p in only_win.packages if p.manager is condalock.Manager.CONDA]
     assert names == ["pip", "python", "ucrt"]
 
 
@@ -108,8 +108,8 @@ def test_conda_lock_parses_with_conda_lock(tmp_path: Path) -> None:
 
 
 def test_environment_for_one_platform_pins_its_conda_builds() -> None:
-    doc = environment.document(sample_lock(), name="demo", platform="win-64")
-    assert doc["dependencies"][:3] == [
+    doc = environment.from_lock(sample_lock(), source="pylock.toml", name="demo", platform="win-64")
+    assert [str(c) for c in doc.conda] == [
         "pip=24.2=pyh8b19718_1",
         "python=3.10.14=h4de0772_0_cpython",
         "ucrt=10.0.22621.0=h57928b3_1",

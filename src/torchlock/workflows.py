@@ -496,14 +496,20 @@ def check_mirror(mirror: str) -> None:
     from torchlock.matrix.mirrors import mirror_by_name
 
     if not is_mirror_url(mirror):
-        mirror_by_name(mirror)
+        try:
+            mirror_by_name(mirror)
+        except InputError as exc:
+            raise InputError(
+                exc.message,
+                evidence=exc.evidence,
+                hint="or give the URL of a simple index that serves the locked files: "
+                "--mirror https://HOST/simple",
+            ) from None
         return
     try:
         check_index_url(mirror, frozenset())
     except PackageIndexError as exc:
-        raise InputError(
-            f"--mirror: {exc.message}", evidence=exc.evidence, hint=exc.hint
-        ) from None
+        raise InputError(f"--mirror: {exc.message}", evidence=exc.evidence, hint=exc.hint) from None
 
 
 def _mirror_indexes(mirror: str, variant: str) -> tuple[str | None, str | None]:

@@ -21,7 +21,7 @@ import pytest
 
 from tests.cli.lockhelp import isolate
 from tests.support.cli import run_cli
-from tests.support.fake_index import build_fake_torch_index, fake_build
+from tests.support.fake_index import build_fake_torch_index, build_mirror_index, fake_build
 from tests.support.index_server import IndexServer, serve
 from torchlock.lockfiles import pylock
 
@@ -392,3 +392,385 @@ def test_auto_picks_conda_when_installed_and_builds_in_its_envs_directory(
     assert sorted(p.name for p in envs.iterdir()) == ["demo"]
     # the prefix was rewritten from the staging name to the final one
     assert ".torchlock-" not in (envs / "demo" / "pyvenv.cfg").read_text()
+
+
+# --- --fallback to an older torch release -------------------------------------------------
+
+NO_KERNEL = "CUDA error: no kernel image is available for execution on the device"
+NVJITLINK = (
+    "libcusparse.so.12: undefined symbol: __nvJitLinkAddData_12_1, version libnvJitLink.so.12"
+)
+
+
+def _serve_builds(
+    factory: pytest.TempPathFactory, name: str, builds: dict[tuple[str, str], Any]
+) -> IndexServer:
+    tree = build_fake_torch_index(factory.mktemp(name), builds)
+    return serve(tree.root, tree)
+
+
+@pytest.fixture(scope="session")
+def old_torch_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IndexServer]:
+    """Every variant of torch 2.5.1 fails in a way an older build fixes; 2.5.0 has no cu124
+    build on the index and a healthy cu121 one."""
+    server = _serve_builds(
+        tmp_path_factory,
+        "old-torch-index",
+        {
+            ("2.5.1", "cu124"): fake_build(
+                "2.5.1", "cu124", cuda_available=False, availability_warning=TOO_OLD
+            ),
+            ("2.5.1", "cu121"): fake_build("2.5.1", "cu121", kernel_error=NO_KERNEL),
+            ("2.5.1", "cu118"): fake_build("2.5.1", "cu118", kernel_error=NO_KERNEL),
+            ("2.5.0", "cu121"): fake_build("2.5.0", "cu121"),
+            ("2.5.0", "cu118"): fake_build("2.5.0", "cu118"),
+        },
+    )
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def nothing_passes_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IndexServer]:
+    """torch 2.5.1 and 2.5.0, every variant failing with a fallback-able failure."""
+    builds = {}
+    for release in ("2.5.1", "2.5.0"):
+        for variant in ("cu124", "cu121"):
+            builds[(release, variant)] = fake_build(
+                release, variant, cuda_available=False, availability_warning=TOO_OLD
+            )
+        builds[(release, "cu118")] = fake_build(release, "cu118", kernel_error=NO_KERNEL)
+    server = _serve_builds(tmp_path_factory, "nothing-passes-index", builds)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def nvjitlink_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IndexServer]:
+    """torch 2.5.1+cu124 fails to import (nvJitLink undefined symbol); cu121 is healthy."""
+    server = _serve_builds(
+        tmp_path_factory,
+        "nvjitlink-index",
+        {
+            ("2.5.1", "cu124"): fake_build("2.5.1", "cu124", import_error=NVJITLINK),
+            ("2.5.1", "cu121"): fake_build("2.5.1", "cu121"),
+        },
+    )
+    yield server
+    server.stop()
+
+
+def _attempt_lines(err: str) -> list[str]:
+    return [line for line in err.splitlines() if line.startswith("attempt: ")]
+
+
+@needs_linux
+def test_fallback_walks_past_every_variant_to_an_older_torch_release(
+    bin_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    old_torch_index: IndexServer,
+    tmp_path: Path,
+) -> None:
+    lock = solve_lock(capsys, old_torch_index, tmp_path / "pylock.toml", "--torch", "2.5")
+    assert (str(lock.selection.torch), lock.target("linux-64").variant) == ("2.5.1", "cu124")
+    code, out, err = create(capsys, "demo", "--lock", "pylock.toml", "--fallback", json_out=False)
+    assert code == 0, err
+    # older variants of the same torch first, then the older torch; each abandoned one
+    # printed with its reason
+    lines = _attempt_lines(err)
+    assert lines[0] == (
+        "attempt: torch 2.5.1+cu124: abandoned: verification failed: driver-too-old "
+        "(an older build may fix it)"
+    )
+    assert lines[1] == (
+        "attempt: torch 2.5.1+cu121: abandoned: verification failed: gpu-arch-unsupported "
+        "(an older build may fix it)"
+    )
+    assert lines[2] == (
+        "attempt: torch 2.5.1+cu118: abandoned: verification failed: gpu-arch-unsupported "
+        "(an older build may fix it)"
+    )
+    assert lines[3].startswith("attempt: torch 2.5.0+cu124: abandoned: could not solve: ")
+    assert lines[4] == "attempt: torch 2.5.0+cu121: verified"
+    assert len(lines) == 5
+    prefix = tmp_path / "data" / "torchlock" / "envs" / "demo"
+    assert f"created {prefix}: torch 2.5.0+cu121, 3 packages, verified" in out
+    assert "wrote pylock.toml (the build that passed)" in out
+    assert installed(prefix) == {
+        "torch": "2.5.0+cu121",
+        "torchvision": "0.20.0+cu121",
+        "torchaudio": "2.5.0+cu121",
+    }
+    assert sorted(p.name for p in prefix.parent.iterdir()) == ["demo"]  # no staging left
+    # the lock now pins the build that passed, and says why
+    written = pylock.parse((tmp_path / "pylock.toml").read_text(), "pylock.toml")
+    assert str(written.selection.torch) == "2.5.0"
+    assert written.target("linux-64").variant == "cu121"
+    versions = {str(p.name): str(p.version) for p in written.packages}
+    assert versions == {
+        "torch": "2.5.0+cu121",
+        "torchvision": "0.20.0+cu121",
+        "torchaudio": "2.5.0+cu121",
+    }
+    reason = next(r for r in written.selection.reasons if "--fallback" in r)
+    assert "2.5.1+cu124 (driver-too-old)" in reason
+    assert "2.5.1+cu118 (gpu-arch-unsupported)" in reason
+    assert written.inputs == lock.inputs  # what the user asked for stays as it was
+    # ... and the environment verifies against it
+    code, out, err = run_cli(
+        ["verify", "demo", "--lock", "pylock.toml", "--driver", DRIVER], capsys
+    )
+    assert code == 0, out + err
+
+
+@needs_linux
+def test_fallback_with_no_passing_candidate_lists_every_attempt_and_leaves_nothing(
+    bin_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    nothing_passes_index: IndexServer,
+    tmp_path: Path,
+) -> None:
+    solve_lock(capsys, nothing_passes_index, tmp_path / "pylock.toml", "--torch", "2.5")
+    before = (tmp_path / "pylock.toml").read_bytes()
+    code, out, err = create(capsys, "demo", "--lock", "pylock.toml", "--fallback", json_out=False)
+    assert code == 1
+    builds = [line.split(":")[1].strip() for line in _attempt_lines(err)]
+    assert builds == [
+        "torch 2.5.1+cu124",
+        "torch 2.5.1+cu121",
+        "torch 2.5.1+cu118",
+        "torch 2.5.0+cu124",
+        "torch 2.5.0+cu121",
+        "torch 2.5.0+cu118",
+    ]
+    for line in _attempt_lines(err):
+        assert ": abandoned: verification failed: " in line, line
+        assert line.endswith("(an older build may fix it)"), line
+    assert "error: the environment did not verify; nothing was created at" in err
+    assert "gpu-arch-unsupported" in out  # the last build's report, with cause and fix
+    assert "cause: " in out
+    assert "fix: " in out
+    envs = tmp_path / "data" / "torchlock" / "envs"
+    assert list(envs.iterdir()) == []
+    assert (tmp_path / "pylock.toml").read_bytes() == before
+    # the same with --json: every attempt in the document
+    code, doc, err = create(capsys, "demo", "--lock", "pylock.toml", "--fallback")
+    assert code == 1
+    assert doc["ok"] is False
+    assert [(a["torch"], a["variant"], a["ok"]) for a in doc["attempts"]] == [
+        (torch, variant, False)
+        for torch in ("2.5.1", "2.5.0")
+        for variant in ("cu124", "cu121", "cu118")
+    ]
+    assert all(a["report"]["ok"] is False for a in doc["attempts"])
+    assert list(envs.iterdir()) == []
+    assert (tmp_path / "pylock.toml").read_bytes() == before
+
+
+@needs_linux
+def test_a_failure_an_older_build_cannot_fix_stops_at_once_with_cause_and_fix(
+    bin_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    nvjitlink_index: IndexServer,
+    tmp_path: Path,
+) -> None:
+    solve_lock(capsys, nvjitlink_index, tmp_path / "pylock.toml")
+    before = (tmp_path / "pylock.toml").read_bytes()
+    start = len(nvjitlink_index.requests())
+    code, out, err = create(capsys, "demo", "--lock", "pylock.toml", "--fallback", json_out=False)
+    assert code == 1
+    assert _attempt_lines(err) == [
+        "attempt: torch 2.5.1+cu124: abandoned: verification failed: "
+        "nvjitlink-undefined-symbol (an older build cannot fix this: no fallback)"
+    ]
+    assert "undefined symbol: __nvJitLinkAddData_12_1" in out
+    assert "[nvjitlink-undefined-symbol]" in out
+    cause = out.split("cause: ", 1)[1]
+    fix = " ".join(cause.split("fix: ", 1)[1].split())
+    assert fix.startswith("Take the CUDA toolkit's lib64 directory out of LD_LIBRARY_PATH")
+    assert "error: the environment did not verify" in err
+    # no fallback: the healthy cu121 build was never solved for nor downloaded
+    later = nvjitlink_index.requests()[start:]
+    assert later, "the cu124 files were downloaded"
+    assert not [r.path for r in later if "cu121" in r.path]
+    envs = tmp_path / "data" / "torchlock" / "envs"
+    assert list(envs.iterdir()) == []
+    assert (tmp_path / "pylock.toml").read_bytes() == before
+
+
+# --- --mirror -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def mirror_of(tmp_path: Path) -> Iterator[Any]:
+    """Serves a mirror of a fixture index's torch wheels on a second loopback server."""
+    servers: list[IndexServer] = []
+
+    def start(
+        source: IndexServer, *, lacking: tuple[str, ...] = (), altered: tuple[str, ...] = ()
+    ) -> IndexServer:
+        assert source.tree is not None
+        tree = build_mirror_index(
+            tmp_path / f"mirror-{len(servers)}", source.tree, lacking=lacking, altered=altered
+        )
+        server = serve(tree.root, tree)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def _wheel_requests(server: IndexServer, since: int) -> list[str]:
+    return sorted(
+        r.path.rsplit("/", 1)[1] for r in server.requests()[since:] if r.path.endswith(".whl")
+    )
+
+
+LOCKED_CU124 = [
+    "torch-2.5.1+cu124-py3-none-any.whl",
+    "torchaudio-2.5.1+cu124-py3-none-any.whl",
+    "torchvision-0.20.1+cu124-py3-none-any.whl",
+]
+
+
+@needs_linux
+def test_mirror_url_serves_every_locked_file_and_the_index_serves_none(
+    bin_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    healthy_index: IndexServer,
+    mirror_of: Any,
+    tmp_path: Path,
+) -> None:
+    lock = solve_lock(capsys, healthy_index, tmp_path / "pylock.toml")
+    mirror = mirror_of(healthy_index)
+    assert mirror.url != healthy_index.url
+    assert all(healthy_index.url in f.url for p in lock.packages for f in p.files)
+    start = len(healthy_index.requests())
+    code, doc, err = create(capsys, "demo", "--lock", "pylock.toml", "--mirror", mirror.index_url())
+    assert code == 0, err
+    assert doc["downloaded"] == 3
+    assert _wheel_requests(mirror, 0) == LOCKED_CU124
+    assert _wheel_requests(healthy_index, start) == []
+    prefix = tmp_path / "data" / "torchlock" / "envs" / "demo"
+    assert installed(prefix)["torch"] == "2.5.1+cu124"
+
+
+@needs_linux
+def test_a_file_the_mirror_lacks_comes_from_the_lock_url(
+    bin_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    healthy_index: IndexServer,
+    mirror_of: Any,
+    tmp_path: Path,
+) -> None:
+    solve_lock(capsys, healthy_index, tmp_path / "pylock.toml")
+    mirror = mirror_of(healthy_index, lacking=("torchaudio-2.5.1+cu124-py3-none-any.whl",))
+    start = len(healthy_index.requests())
+    code, doc, err = create(capsys, "demo", "--lock", "pylock.toml", "--mirror", mirror.index_url())
+    assert code == 0, err
+    assert _wheel_requests(mirror, 0) == [
+        "torch-2.5.1+cu124-py3-none-any.whl",
+        "torchvision-0.20.1+cu124-py3-none-any.whl",
+    ]
+    assert _wheel_requests(healthy_index, start) == ["torchaudio-2.5.1+cu124-py3-none-any.whl"]
+    assert doc["packages"] == {
+        "torch": "2.5.1+cu124",
+        "torchvision": "0.20.1+cu124",
+        "torchaudio": "2.5.1+cu124",
+    }
+
+
+@needs_linux
+def test_a_mirror_file_whose_hash_differs_from_the_lock_aborts_and_leaves_nothing(
+    bin_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    healthy_index: IndexServer,
+    mirror_of: Any,
+    tmp_path: Path,
+) -> None:
+    solve_lock(capsys, healthy_index, tmp_path / "pylock.toml")
+    altered = "torchvision-0.20.1+cu124-py3-none-any.whl"
+    mirror = mirror_of(healthy_index, altered=(altered,))
+    start = len(healthy_index.requests())
+    code, _, err = create(
+        capsys, "demo", "--lock", "pylock.toml", "--mirror", mirror.index_url(), json_out=False
+    )
+    assert code == 1
+    assert f"error: {altered}: sha256 does not match the lock" in err
+    assert f"from {mirror.url}/" in err
+    assert altered in _wheel_requests(mirror, 0)
+    assert altered not in _wheel_requests(healthy_index, start)  # no silent second source
+    envs = tmp_path / "data" / "torchlock" / "envs"
+    assert list(envs.iterdir()) == []
+    assert list((tmp_path / "cache" / "files").rglob("torchvision-*")) == []
+
+
+@needs_linux
+@pytest.mark.parametrize(
+    ("mirror", "message"),
+    [
+        ("nowhere", "error: unknown mirror 'nowhere'"),
+        ("http://192.0.2.1/simple", "error: --mirror: refusing plain-http package index"),
+    ],
+)
+def test_a_bad_mirror_is_a_usage_error_before_any_work(
+    bin_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    healthy_index: IndexServer,
+    tmp_path: Path,
+    mirror: str,
+    message: str,
+) -> None:
+    solve_lock(capsys, healthy_index, tmp_path / "pylock.toml")
+    code, _, err = create(
+        capsys, "demo", "--lock", "pylock.toml", "--mirror", mirror, json_out=False
+    )
+    assert code == 2, err
+    assert err.startswith(message), err
+    assert "hint: " in err
+    assert not (tmp_path / "data" / "torchlock" / "envs").exists()
+
+
+# --- progress -----------------------------------------------------------------------------
+
+
+@needs_linux
+def test_progress_bars_only_on_a_terminal_in_text_mode_and_never_with_json(
+    bin_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    healthy_index: IndexServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import re
+
+    solve_lock(capsys, healthy_index, tmp_path / "pylock.toml")
+    monkeypatch.setenv("TERM", "xterm-256color")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # as on a terminal
+    # text mode: a line per phase with its time on stderr, the download bar there too
+    code, out, err = create(capsys, "--prefix", "env", "--lock", "pylock.toml", json_out=False)
+    assert code == 0, err
+    assert "downloading 3 files" in err  # the bar (a terminal's stderr only)
+    # what the terminal shows once the (transient) bar is gone
+    shown = [
+        line.rsplit("\r", 1)[-1] for line in re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", err).split("\n")
+    ]
+    phases = [
+        m.groups() for line in shown if (m := re.match(r"  (\w+) +.+ \((\d+\.\d) s\)$", line))
+    ]
+    assert [name for name, _ in phases] == ["base", "download", "install", "verify", "place"]
+    assert "downloading" not in out
+    assert "\x1b" not in out
+    assert out.splitlines()[0].startswith(f"created {tmp_path / 'env'}: torch 2.5.1+cu124")
+    # --json, with downloads to do again: stdout is the document alone, no bar anywhere
+    code, doc, err = create(
+        capsys, "--prefix", "env2", "--lock", "pylock.toml", "--cache-dir", "other-cache"
+    )
+    assert code == 0, err
+    assert doc["downloaded"] == 3
+    assert "downloading" not in err
+    assert "\x1b" not in err
+    assert not re.search(r"\(\d+\.\d s\)", err)

@@ -10,7 +10,9 @@ with its own behaviour (a healthy build, one whose ``torch.cuda.is_available()``
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+import shutil
+import zipfile
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 from packaging.utils import parse_wheel_filename
@@ -19,7 +21,12 @@ from tests.support.fake_torch import FakeTorch, build_fake_wheels
 from tests.support.fixture_index import FixtureIndex
 
 # torchvision and torchaudio releases paired with a torch release (as the matrix pairs them)
-PAIRS = {"2.5.1": ("0.20.1", "2.5.1"), "2.1.2": ("0.16.2", "2.1.2"), "2.0.1": ("0.15.2", "2.0.2")}
+PAIRS = {
+    "2.5.1": ("0.20.1", "2.5.1"),
+    "2.5.0": ("0.20.0", "2.5.0"),
+    "2.1.2": ("0.16.2", "2.1.2"),
+    "2.0.1": ("0.15.2", "2.0.2"),
+}
 CUDA = {"cu118": "11.8", "cu121": "12.1", "cu124": "12.4", "cpu": None}
 
 
@@ -47,4 +54,40 @@ def build_fake_torch_index(root: Path, builds: Mapping[tuple[str, str], FakeTorc
         for wheel in build_fake_wheels(tree.files, fake):
             project = str(parse_wheel_filename(wheel.name)[0])
             tree.add_file(index, project, wheel)
+    return tree.write()
+
+
+def build_mirror_index(
+    root: Path,
+    source: FixtureIndex,
+    *,
+    lacking: Collection[str] = (),
+    altered: Collection[str] = (),
+) -> FixtureIndex:
+    """A mirror of ``source``: every file of its ``whl/<variant>`` indexes, copied into one
+    PEP 503/691 index ``simple/`` of a tree of its own (served by a second server, the same
+    file names under other URLs).
+
+    ``lacking``: file names the mirror does not carry. ``altered``: file names it serves with
+    other bytes (a valid wheel whose sha256 differs from the original's).
+    """
+    tree = FixtureIndex(root=root)
+    tree.projects["simple"] = {}
+    tree.files.mkdir(parents=True, exist_ok=True)
+    seen: set[str] = set()
+    for index, projects in source.projects.items():
+        if not index.startswith("whl/"):
+            continue
+        for project, files in projects.items():
+            for item in files:
+                name = item.path.name
+                if name in lacking or name in seen:
+                    continue
+                seen.add(name)
+                copy = tree.files / name
+                shutil.copyfile(item.path, copy)
+                if name in altered:
+                    with zipfile.ZipFile(copy, "a") as archive:
+                        archive.comment = b"rebuilt by the mirror"
+                tree.add_file("simple", project, copy)
     return tree.write()

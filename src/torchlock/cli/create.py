@@ -92,9 +92,11 @@ class _Lines:
 )
 @click.option(
     "--mirror",
-    metavar="NAME",
+    metavar="NAME|URL",
     default=None,
-    help="Download the locked files (by name, sha256 checked) from this mirror.",
+    help="Download the locked files (by file name, sha256 checked) from this mirror: a "
+    "name from `torchlock matrix`'s mirror catalog, or the URL of a simple index that "
+    "serves the same files. A file the mirror lacks comes from the lock's URL.",
 )
 @click.option(
     "--fallback",

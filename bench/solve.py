@@ -138,6 +138,8 @@ def main() -> int:
                     "solve",
                     "--driver",
                     "580.65.06",
+                    "--gpu-cc",
+                    "8.0",
                     "--python",
                     "3.10",
                     "--platform",

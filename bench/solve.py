@@ -52,8 +52,12 @@ class Sample:
 
 # Every tool sees the same, empty pip configuration: the machine's own (extra indexes,
 # wheel folders, constraints) must not change what a tool does.
+# Bytecode is written and reused, as for an installed copy (PYTHONDONTWRITEBYTECODE in the
+# caller's shell would make every run compile changed modules from source).
 CLEAN_ENV = {
-    k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_", "TORCHLOCK_"))
+    k: v
+    for k, v in os.environ.items()
+    if not k.startswith(("PIP_", "UV_", "TORCHLOCK_")) and k != "PYTHONDONTWRITEBYTECODE"
 } | {"PIP_CONFIG_FILE": os.devnull, "UV_NO_CONFIG": "1"}
 
 
@@ -192,6 +196,7 @@ def main() -> int:
             for tool, make in tool_argv.items():
                 cold, warm = [], []
                 runs = max(1, args.runs if tool != "pip-compile" else min(args.runs, 3))
+                run_measured(make(workdir / f"warm-up-{tool}-{name}"), port)  # bytecode, disk
                 for i in range(runs):
                     cache = workdir / f"cache-{tool}-{name}-{i}"
                     cold.append(run_measured(make(cache), port))

@@ -152,6 +152,7 @@ class Solution:
 def solve(inputs: SolveInputs, *, detect: Detect, http: Any = None) -> Solution:
     """Choose the build, then resolve the whole closure for each target platform (and its
     conda base, when ``inputs.conda`` asks for one)."""
+    _check_indexes(inputs.indexes)  # a refused or malformed index fails before any request
     selection = choose_build(inputs.selection, detect=detect)
     platforms = inputs.platforms or (inputs.selection.platform,)
     python = str(selection.request.python)
@@ -206,6 +207,16 @@ def _conda_base(
         cache_dir=settings.cache_dir,
         offline=settings.offline,
     )
+
+
+def _check_indexes(settings: IndexSettings) -> None:
+    from torchlock.index.urls import check_index_url
+
+    trusted = frozenset(h.strip().lower() for h in settings.trusted_hosts)
+    for url in (settings.default_index, *settings.extra_index_urls):
+        check_index_url(url, trusted)
+    if settings.pytorch_index_url is not None:
+        check_index_url(settings.pytorch_index_url.replace("{variant}", "cpu"), trusted)
 
 
 def _resolve_target(

@@ -589,6 +589,26 @@ def pytorch_template(server: IndexServer) -> str:
     return f"{server.url}/whl/{{variant}}"
 
 
+def test_a_refused_default_index_fails_before_the_pytorch_index_is_asked(
+    capsys: pytest.CaptureFixture[str], pytorch_index: IndexServer, tmp_path: Path
+) -> None:
+    pytorch_index.log.clear()
+    code, out, err = solve(
+        capsys,
+        "http://index.invalid/simple",
+        tmp_path / "cache",
+        *SELECT,
+        "--variant",
+        "cu118",
+        "--pytorch-index-url",
+        pytorch_template(pytorch_index),
+    )
+    assert code == 6
+    assert out == ""
+    assert "refusing plain-http package index http://index.invalid/simple" in err
+    assert pytorch_index.requests() == []  # nothing fetched from any index
+
+
 def test_pytorch_index_serves_a_build_the_default_index_lacks(
     capsys: pytest.CaptureFixture[str],
     pypi_index: IndexServer,

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from tests.support.cli import run_cli
+from tests.support.fixture_index import FixtureIndex
 from tests.support.index_server import Fault, IndexServer
 from tests.support.wheels import build_wheel
 
@@ -412,6 +413,36 @@ def test_torch_index_default_takes_the_family_from_the_default_index(
     assert packages(target)["torch"]["index"] == index
     assert versions(target)["torch"] == "2.1.2"
     assert pypi_index.count("/simple/torch/") == 1
+
+
+def test_extra_index_adds_a_project_the_default_lacks_but_never_shadows_one(
+    capsys: pytest.CaptureFixture[str],
+    pypi_index: IndexServer,
+    index_tree: FixtureIndex,
+    index_server: IndexServer,
+    tmp_path: Path,
+) -> None:
+    index_tree.add_wheel("simple", "private-helper", "1.0")
+    index_tree.add_wheel("simple", "numpy", "99.0")  # must never win over the default's
+    index_tree.write()
+    doc = solve_json(
+        capsys,
+        pypi_index.index_url(),
+        tmp_path / "cache",
+        *CU121,
+        "--with",
+        "private-helper",
+        "--with",
+        "numpy",
+        "--extra-index-url",
+        index_server.index_url(),
+    )
+    pins = packages(doc["targets"][0])
+    assert pins["private-helper"]["version"] == "1.0"
+    assert pins["private-helper"]["index"] == index_server.index_url()
+    assert pins["numpy"]["index"] == pypi_index.index_url()
+    assert pins["numpy"]["version"] != "99.0"
+    assert index_server.count("/simple/numpy/") == 0
 
 
 def test_find_links_wins_over_the_index_for_its_projects(

@@ -51,6 +51,14 @@ TORCH_INDEX_CHOICES = ("auto", "pytorch", "default")  # workflows.TorchIndex's v
     help="Target platform to resolve for (repeatable). Default: the --os/--arch target.",
 )
 @click.option("--index-url", metavar="URL", help="Default index. Default: pip's configured index.")
+@click.option(
+    "--extra-index-url",
+    "extra_index_urls",
+    multiple=True,
+    metavar="URL",
+    help="An index asked, in order, only for projects the default index does not have "
+    "(repeatable); it can never replace a project the default index serves.",
+)
 @click.option("--mirror", metavar="NAME", help="A named mirror (tuna, ustc, aliyun, sjtu, ...).")
 @click.option(
     "--torch-index",
@@ -123,6 +131,7 @@ def solve_command(
     req_files: tuple[str, ...],
     platforms: tuple[str, ...],
     index_url: str | None,
+    extra_index_urls: tuple[str, ...],
     mirror: str | None,
     torch_index: str | None,
     pytorch_index_url: str | None,
@@ -192,6 +201,7 @@ def solve_command(
     lock_path = _lock_path(output, loaded)
     settings = _index_settings(
         index_url=wanted.index_url,
+        extra_index_urls=extra_index_urls,
         mirror=wanted.mirror,
         torch_index=TorchIndex(wanted.torch_index or "auto"),
         pytorch_index_url=wanted.pytorch_index_url,
@@ -324,6 +334,7 @@ def _read_requirements(path: Path) -> list[Requirement]:
 def _index_settings(
     *,
     index_url: str | None,
+    extra_index_urls: tuple[str, ...] = (),
     mirror: str | None,
     torch_index: TorchIndex,
     pytorch_index_url: str | None,
@@ -344,6 +355,7 @@ def _index_settings(
     return IndexSettings(
         default_index=url,
         default_index_source=source,
+        extra_index_urls=tuple(extra_index_urls),
         torch_index=torch_index,
         pytorch_index_url=pytorch_index_url,
         mirror=mirror,

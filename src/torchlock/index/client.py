@@ -686,10 +686,12 @@ class IndexClient:
         with self._lock:
             if self._http is None:
                 httpx = import_httpx()
+                limits = httpx.Limits(max_connections=self._workers * 2)
                 self._http = httpx.Client(
                     timeout=httpx.Timeout(self._timeouts.read, connect=self._timeouts.connect),
                     follow_redirects=True,
-                    limits=httpx.Limits(max_connections=self._workers * 2),
+                    limits=limits,
+                    transport=by_scheme_transport(httpx, limits),
                 )
             return self._http
 
@@ -751,6 +753,40 @@ class IndexClient:
         with self._stats_lock:
             for name, amount in amounts.items():
                 setattr(self.stats, name, getattr(self.stats, name) + amount)
+
+
+def by_scheme_transport(httpx: ModuleType, limits: Any) -> Any:
+    """httpx's own transport, made per scheme on first use.
+
+    Building the certificate-verifying context costs ~20 ms (loading the CA bundle);
+    plain-http requests (loopback indexes, trusted intranet mirrors) never need it. https
+    requests get exactly httpx's default transport: verification on, SSL_CERT_FILE and
+    SSL_CERT_DIR honoured. Proxies from the environment are mounted by the Client itself.
+    """
+
+    class ByScheme(httpx.BaseTransport):  # type: ignore[misc,name-defined]
+        def __init__(self) -> None:
+            self._lock = threading.Lock()
+            self._made: dict[bool, Any] = {}
+
+        def _for(self, secure: bool) -> Any:
+            with self._lock:
+                made = self._made.get(secure)
+                if made is None:
+                    # http: no TLS ever happens on this transport, so no CA bundle is loaded
+                    made = self._made[secure] = httpx.HTTPTransport(verify=secure, limits=limits)
+                return made
+
+        def handle_request(self, request: Any) -> Any:
+            return self._for(request.url.scheme == "https").handle_request(request)
+
+        def close(self) -> None:
+            with self._lock:
+                made, self._made = self._made, {}
+            for transport in made.values():
+                transport.close()
+
+    return ByScheme()
 
 
 def pick_metadata_artifact(artifacts: Sequence[Artifact]) -> Artifact | None:

@@ -1,4 +1,4 @@
-"""The warm path stays light: importing the client must not import httpx (or rich)."""
+"""The warm path stays light: importing the client must not import the HTTP stack."""
 
 from __future__ import annotations
 
@@ -8,11 +8,10 @@ import sys
 CHECK = """
 import sys
 import torchlock.index.client as client
-assert "httpx" not in sys.modules, "httpx imported at module import"
+assert "http.client" not in sys.modules, "the HTTP stack imported at module import"
 assert "email" not in sys.modules and "packaging.metadata" not in sys.modules
-client.import_httpx()
-assert "httpx" in sys.modules
-assert "rich" not in sys.modules, "httpx pulled in its CLI (rich)"
+import torchlock.index.transport
+assert "rich" not in sys.modules and "httpx" not in sys.modules
 """
 
 

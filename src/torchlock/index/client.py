@@ -5,7 +5,8 @@ folders first, for every project); metadata from PEP 658 files, else HTTP range 
 on the wheel, else a full download. Pages and metadata go through an on-disk HTTP cache
 when a cache directory is given; ``offline=True`` answers from that cache only.
 
-httpx is imported when the first request is made, never at module import.
+The HTTP stack (:mod:`torchlock.index.transport`) is imported when the first request is
+made, never at module import.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import IO, TYPE_CHECKING, Any, Generic, TypeVar, cast
 from urllib.parse import unquote, urlsplit
 
@@ -35,27 +35,13 @@ from torchlock.index.urls import check_index_url, origin, redact, split_credenti
 from torchlock.index.wheelhouse import Wheelhouse
 
 if TYPE_CHECKING:
-    import httpx
+    from torchlock.index.transport import Session
 
 log = logging.getLogger("torchlock.index")
 
 T = TypeVar("T")
 
 OFFLINE_HINT = "run the same command once without --offline to fill the cache"
-
-
-def import_httpx() -> ModuleType:
-    """httpx, imported the cheap way.
-
-    httpx's ``__init__`` imports its optional command-line client (``httpx._main``), which
-    pulls in rich and click (~100 ms) whenever they are installed, as they are here. A
-    ``None`` entry in ``sys.modules`` makes that one import raise ImportError, a branch
-    httpx already handles (its CLI then reports itself missing); torchlock never uses it.
-    """
-    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
-    import httpx
-
-    return httpx
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -128,7 +114,7 @@ class ClientStats:
 class _Reply:
     status: int
     reason: str
-    headers: Mapping[str, str]  # httpx.Headers: case-insensitive
+    headers: Mapping[str, str]  # by lowercase name
     content: bytes
     url: str
 
@@ -167,8 +153,8 @@ class _Cell(Generic[T]):
 class IndexClient:
     """Artifacts and metadata from package indexes, find-links folders and the HTTP cache.
 
-    ``http`` is an httpx.Client to use (tests may hand one with a transport); by default one
-    is created on the first request (trust_env on, so HTTP(S)_PROXY and SSL_CERT_FILE work)
+    ``http`` is a :class:`~torchlock.index.transport.Session` to share; by default one is
+    created on the first request (proxies from the environment, the system's certificates)
     and closed by :meth:`close`. ``clock`` and ``sleep`` are the time source for cache
     freshness and the retry waits.
     """
@@ -177,7 +163,7 @@ class IndexClient:
         self,
         routing: Routing,
         *,
-        http: httpx.Client | None = None,
+        http: Session | None = None,
         cache_dir: Path | None = None,
         offline: bool = False,
         trusted_hosts: Iterable[str] = (),
@@ -586,10 +572,10 @@ class IndexClient:
     ) -> _Reply:
         """GET ``url`` with retries; a 200 body goes to ``sink`` when one is given."""
         check_index_url(url, self._trusted)  # before any connection is made
-        httpx = import_httpx()
+        from torchlock.index import transport
+
         http = self._client()
         auth = self._auth_for(url)
-        timeout = httpx.Timeout(self._timeouts.read, connect=self._timeouts.connect)
         attempts = max(1, self._retry.retries + 1)
         problem = ""
         timed_out = False
@@ -602,19 +588,12 @@ class IndexClient:
                 self._sleep(wait)
             retry_after = None
             try:
-                with http.stream(
-                    "GET",
-                    url,
-                    headers=headers,
-                    auth=auth,
-                    timeout=timeout,
-                    follow_redirects=True,
-                ) as response:
+                with http.stream(url, headers, auth=auth) as response:
                     self._count(requests=1)
-                    status = response.status_code
+                    status = response.status
                     log.debug("GET %s -> %d", redact(url), status)
                     if status == 429 or status >= 500:
-                        problem = f"HTTP {status} {response.reason_phrase}".strip()
+                        problem = f"HTTP {status} {response.reason}".strip()
                         retry_after = response.headers.get("retry-after")
                         timed_out = False
                         continue
@@ -632,20 +611,20 @@ class IndexClient:
                     self._count(bytes=size)
                     return _Reply(
                         status=status,
-                        reason=response.reason_phrase,
+                        reason=response.reason,
                         headers=response.headers,
                         content=content,
-                        url=str(response.url),
+                        url=response.url,
                     )
-            except httpx.UnsupportedProtocol as exc:
+            except transport.UnsupportedURL as exc:
                 raise PackageIndexError(
                     f"cannot fetch {redact(url)}", evidence=[redact(str(exc))]
                 ) from None
-            except httpx.TimeoutException as exc:
+            except (transport.ConnectTimeout, transport.ReadTimeout) as exc:
                 self._count(requests=1)
                 timed_out = True
                 problem = self._describe_timeout(exc)
-            except httpx.TransportError as exc:
+            except transport.TransportError as exc:
                 self._count(requests=1)
                 timed_out = False
                 problem = f"{type(exc).__name__}: {redact(str(exc)) or 'connection failed'}"
@@ -682,16 +661,15 @@ class IndexClient:
             hint=hint,
         )
 
-    def _client(self) -> httpx.Client:
+    def _client(self) -> Session:
         with self._lock:
             if self._http is None:
-                httpx = import_httpx()
-                limits = httpx.Limits(max_connections=self._workers * 2)
-                self._http = httpx.Client(
-                    timeout=httpx.Timeout(self._timeouts.read, connect=self._timeouts.connect),
-                    follow_redirects=True,
-                    limits=limits,
-                    transport=by_scheme_transport(httpx, limits),
+                from torchlock.index.transport import Session
+
+                self._http = Session(
+                    connect_timeout=self._timeouts.connect,
+                    read_timeout=self._timeouts.read,
+                    max_idle=self._workers * 2,
                 )
             return self._http
 
@@ -753,40 +731,6 @@ class IndexClient:
         with self._stats_lock:
             for name, amount in amounts.items():
                 setattr(self.stats, name, getattr(self.stats, name) + amount)
-
-
-def by_scheme_transport(httpx: ModuleType, limits: Any) -> Any:
-    """httpx's own transport, made per scheme on first use.
-
-    Building the certificate-verifying context costs ~20 ms (loading the CA bundle);
-    plain-http requests (loopback indexes, trusted intranet mirrors) never need it. https
-    requests get exactly httpx's default transport: verification on, SSL_CERT_FILE and
-    SSL_CERT_DIR honoured. Proxies from the environment are mounted by the Client itself.
-    """
-
-    class ByScheme(httpx.BaseTransport):  # type: ignore[misc,name-defined]
-        def __init__(self) -> None:
-            self._lock = threading.Lock()
-            self._made: dict[bool, Any] = {}
-
-        def _for(self, secure: bool) -> Any:
-            with self._lock:
-                made = self._made.get(secure)
-                if made is None:
-                    # http: no TLS ever happens on this transport, so no CA bundle is loaded
-                    made = self._made[secure] = httpx.HTTPTransport(verify=secure, limits=limits)
-                return made
-
-        def handle_request(self, request: Any) -> Any:
-            return self._for(request.url.scheme == "https").handle_request(request)
-
-        def close(self) -> None:
-            with self._lock:
-                made, self._made = self._made, {}
-            for transport in made.values():
-                transport.close()
-
-    return ByScheme()
 
 
 def pick_metadata_artifact(artifacts: Sequence[Artifact]) -> Artifact | None:

@@ -3,48 +3,51 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from torchlock.errors import PackageIndexError
-from torchlock.index.client import import_httpx
 from torchlock.index.urls import redact
+
+if TYPE_CHECKING:
+    from torchlock.index.transport import Session
 
 
 class HttpFetcher:
     """Streams a file's bytes to a sink; proxies and certificates from the environment, as pip.
 
-    ``http`` is an httpx.Client to use (tests may hand one); by default one is made on the
-    first fetch and closed by :meth:`close`.
+    ``http`` is a :class:`~torchlock.index.transport.Session` to use; by default one is made
+    on the first fetch and closed by :meth:`close`.
     """
 
-    def __init__(self, http: Any = None, *, timeout: float = 60.0) -> None:
+    def __init__(self, http: Session | None = None, *, timeout: float = 60.0) -> None:
         self._http = http
-        self._own: Any = None
+        self._own: Session | None = None
         self._timeout = timeout
 
-    def _client(self) -> Any:
+    def _client(self) -> Session:
         if self._http is not None:
             return self._http
         if self._own is None:
-            httpx = import_httpx()
-            self._own = httpx.Client(
-                timeout=httpx.Timeout(self._timeout, connect=15.0), follow_redirects=True
-            )
+            from torchlock.index.transport import Session
+
+            self._own = Session(connect_timeout=15.0, read_timeout=self._timeout)
         return self._own
 
     def fetch(self, url: str, sink: Callable[[bytes], None]) -> None:
-        httpx = import_httpx()
+        from torchlock.index import transport
+
         shown = redact(url)
         try:
-            with self._client().stream("GET", url) as response:
-                if response.status_code != 200:
+            # identity: the bytes hashed are the file's own, whatever a server might compress
+            with self._client().stream(url, {"Accept-Encoding": "identity"}) as response:
+                if response.status != 200:
                     raise PackageIndexError(
                         f"cannot download {shown}",
-                        evidence=[f"HTTP {response.status_code} {response.reason_phrase}".strip()],
+                        evidence=[f"HTTP {response.status} {response.reason}".strip()],
                     )
                 for chunk in response.iter_bytes():
                     sink(chunk)
-        except httpx.HTTPError as exc:
+        except transport.TransportError as exc:
             raise PackageIndexError(
                 f"cannot download {shown}: {type(exc).__name__}",
                 evidence=[redact(str(exc))] if str(exc) else [],

@@ -1,0 +1,409 @@
+"""A small HTTP/1.1 client on the standard library (http.client, ssl), for GET only.
+
+What the index client and the downloader need and no more: kept-alive connections pooled
+per origin and shared by threads, separate connect and read timeouts, redirects, gzip
+bodies, basic auth, and proxies from the environment (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY,
+NO_PROXY; the registry on Windows). TLS verifies against the system's certificate store,
+as OpenSSL finds it (SSL_CERT_FILE and SSL_CERT_DIR honoured), so a company's own CA works.
+
+Why not httpx: a cold ``torchlock solve`` spends most of its time in its HTTP stack. On
+the benchmark index httpx costs ~30 ms to import and ~2.5x the CPU per request of
+http.client, together about a quarter of the whole command; this module imports in a few
+milliseconds. Errors are this module's own (:class:`TransportError` and subclasses);
+HTTP statuses are answers, not errors: the caller reads ``status``.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import os
+import socket
+import sys
+import threading
+import zlib
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import unquote, urljoin, urlsplit
+
+if TYPE_CHECKING:
+    import ssl
+
+Key = tuple[str, str, int, "Proxy | None"]  # scheme, host, port, proxy: one pool each
+
+CHUNK = 1 << 16
+MAX_REDIRECTS = 10
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+class TransportError(Exception):
+    """The request got no complete HTTP answer (connection, TLS, protocol or timeout)."""
+
+
+class ConnectError(TransportError):
+    """No connection (refused, unreachable, name not resolved, TLS handshake failed)."""
+
+
+class ConnectTimeout(TransportError):
+    """No connection within the connect timeout."""
+
+
+class ReadTimeout(TransportError):
+    """The server stopped sending within the read timeout."""
+
+
+class ProtocolError(TransportError):
+    """The connection broke or the server spoke something other than HTTP/1.1."""
+
+
+class UnsupportedURL(TransportError):
+    """Not an http(s) URL, or a proxy this client cannot speak through."""
+
+
+@dataclass(frozen=True, slots=True)
+class Proxy:
+    host: str
+    port: int
+    authorization: str | None  # a Proxy-Authorization header value
+
+
+class Response:
+    """An answer being read: status, headers (by lowercase name), the final URL."""
+
+    __slots__ = ("_decoder", "_raw", "headers", "reason", "status", "url")
+
+    def __init__(self, raw: http.client.HTTPResponse, url: str) -> None:
+        self._raw = raw
+        self.status: int = raw.status
+        self.reason: str = raw.reason
+        self.headers: Mapping[str, str] = {k.lower(): v for k, v in raw.headers.items()}
+        self.url = url
+        encoding = self.headers.get("content-encoding", "").strip().lower()
+        self._decoder = (
+            zlib.decompressobj(47)  # gzip or zlib header, detected
+            if encoding in ("gzip", "x-gzip", "deflate")
+            else None
+        )
+
+    def iter_bytes(self) -> Iterator[bytes]:
+        """The body, decoded, in pieces."""
+        try:
+            while True:
+                block = self._raw.read(CHUNK)
+                if not block:
+                    break
+                if self._decoder is not None:
+                    block = self._decoder.decompress(block)
+                if block:
+                    yield block
+            missing = self._raw.length  # what Content-Length promised and never came
+            if missing:
+                raise ProtocolError(f"IncompleteRead: the body ended {missing} bytes short")
+            if self._decoder is not None:
+                tail = self._decoder.flush()
+                if tail:
+                    yield tail
+        except zlib.error as exc:
+            raise ProtocolError(f"damaged compressed body: {exc}") from None
+        except TimeoutError:
+            raise ReadTimeout("the server stopped sending (read timeout)") from None
+        except (OSError, http.client.HTTPException) as exc:
+            raise ProtocolError(_describe(exc)) from None
+
+    def read(self) -> bytes:
+        """The whole body, decoded."""
+        return b"".join(self.iter_bytes())
+
+
+class Session:
+    """Pooled connections for GET requests; safe to share between threads.
+
+    ``proxies`` maps a URL scheme to a proxy URL; None reads them from the environment.
+    """
+
+    def __init__(
+        self,
+        *,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 30.0,
+        proxies: Mapping[str, str] | None = None,
+        max_idle: int = 16,
+    ) -> None:
+        self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
+        self._proxies = dict(proxies) if proxies is not None else environment_proxies()
+        self._no_proxy = _no_proxy_rules(self._proxies.pop("no", ""))
+        self._max_idle = max_idle
+        self._lock = threading.Lock()
+        self._idle: dict[Key, list[http.client.HTTPConnection]] = {}
+        self._tls: ssl.SSLContext | None = None
+        self._closed = False
+
+    @contextmanager
+    def stream(
+        self,
+        url: str,
+        headers: Mapping[str, str] | None = None,
+        *,
+        auth: tuple[str, str] | None = None,
+        read_timeout: float | None = None,
+    ) -> Iterator[Response]:
+        """GET ``url``, following redirects; the answer's body is read inside the block.
+
+        ``auth`` (user, password) is sent as basic auth to the URL's own origin only: a
+        redirect to another host drops it.
+        """
+        sent = dict(headers or {})
+        sent.setdefault("Accept-Encoding", "gzip, deflate")
+        sent.setdefault("User-Agent", _user_agent())
+        first = _origin(url)
+        for _ in range(MAX_REDIRECTS + 1):
+            these = dict(sent)
+            if auth is not None and _origin(url) == first:
+                these["Authorization"] = _basic(*auth)
+            conn, key, raw = self._request(url, these, read_timeout)
+            response = Response(raw, url)
+            location = raw.headers.get("location")
+            if raw.status in REDIRECTS and location:
+                raw.read()  # drain, so the connection can be reused
+                self._release(key, conn, raw)
+                url = urljoin(url, location)
+                continue
+            try:
+                yield response
+            except BaseException:
+                conn.close()
+                raise
+            if raw.isclosed():
+                self._release(key, conn, raw)
+            else:  # the caller stopped reading: the rest of the body is not worth draining
+                conn.close()
+            return
+        raise ProtocolError(f"more than {MAX_REDIRECTS} redirects")
+
+    def get(self, url: str, headers: Mapping[str, str] | None = None) -> tuple[Response, bytes]:
+        with self.stream(url, headers) as response:
+            return response, response.read()
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, {}
+            self._closed = True
+        for conns in idle.values():
+            for conn in conns:
+                conn.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- connections ---------------------------------------------------------------------
+
+    def _request(
+        self, url: str, headers: dict[str, str], read_timeout: float | None
+    ) -> tuple[http.client.HTTPConnection, Key, http.client.HTTPResponse]:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https"):
+            raise UnsupportedURL(f"unsupported URL scheme {parts.scheme!r} (http or https only)")
+        host = parts.hostname
+        if not host:
+            raise UnsupportedURL("the URL has no host")
+        try:
+            port = parts.port or (443 if scheme == "https" else 80)
+        except ValueError:
+            raise UnsupportedURL("the URL has an invalid port") from None
+        proxy = self._proxy_for(scheme, host)
+        key = (scheme, host, port, proxy)
+        target = parts.path or "/"
+        if parts.query:
+            target += "?" + parts.query
+        if proxy is not None and scheme == "http":
+            target = url.split("#", 1)[0]  # absolute form through an http proxy
+            if proxy.authorization:
+                headers["Proxy-Authorization"] = proxy.authorization
+        read = self._read_timeout if read_timeout is None else read_timeout
+        while True:
+            conn, reused = self._checkout(key)
+            if read_timeout is not None and conn.sock is not None:
+                conn.sock.settimeout(read)
+            try:
+                conn.request("GET", target, headers=headers)
+                raw = conn.getresponse()
+            except TimeoutError:
+                conn.close()
+                raise ReadTimeout(f"no answer within {read:g} s") from None
+            except (ConnectionError, http.client.BadStatusLine) as exc:
+                conn.close()
+                if reused:  # the server closed a kept-alive connection: a fresh one
+                    continue
+                raise ProtocolError(_describe(exc)) from None
+            except (OSError, http.client.HTTPException) as exc:
+                conn.close()
+                raise ProtocolError(_describe(exc)) from None
+            return conn, key, raw
+
+    def _checkout(self, key: Key) -> tuple[http.client.HTTPConnection, bool]:
+        with self._lock:
+            pool = self._idle.get(key)
+            if pool:
+                return pool.pop(), True
+        return self._connect(key), False
+
+    def _connect(self, key: Key) -> http.client.HTTPConnection:
+        scheme, host, port, proxy = key
+        connect = self._connect_timeout
+        conn: http.client.HTTPConnection
+        if scheme == "https":
+            conn = http.client.HTTPSConnection(
+                proxy.host if proxy else host,
+                proxy.port if proxy else port,
+                timeout=connect,
+                context=self._tls_context(),
+            )
+            if proxy is not None:
+                tunnel_headers = {}
+                if proxy.authorization:
+                    tunnel_headers["Proxy-Authorization"] = proxy.authorization
+                conn.set_tunnel(host, port, headers=tunnel_headers)
+        else:
+            conn = http.client.HTTPConnection(
+                proxy.host if proxy else host, proxy.port if proxy else port, timeout=connect
+            )
+        where = f"{proxy.host}:{proxy.port} (proxy)" if proxy else f"{host}:{port}"
+        try:
+            conn.connect()
+        except TimeoutError:
+            conn.close()
+            raise ConnectTimeout(f"no connection to {where} within {connect:g} s") from None
+        except OSError as exc:
+            conn.close()
+            raise ConnectError(f"cannot connect to {where}: {_describe(exc)}") from None
+        except http.client.HTTPException as exc:
+            conn.close()
+            raise ConnectError(f"cannot connect to {where}: {_describe(exc)}") from None
+        if conn.sock is not None:
+            conn.sock.settimeout(self._read_timeout)
+            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return conn
+
+    def _release(
+        self,
+        key: Key,
+        conn: http.client.HTTPConnection,
+        raw: http.client.HTTPResponse,
+    ) -> None:
+        if raw.will_close or conn.sock is None:
+            conn.close()
+            return
+        conn.sock.settimeout(self._read_timeout)
+        with self._lock:
+            if not self._closed:
+                pool = self._idle.setdefault(key, [])
+                if len(pool) < self._max_idle:
+                    pool.append(conn)
+                    return
+        conn.close()
+
+    def _tls_context(self) -> ssl.SSLContext:
+        with self._lock:
+            if self._tls is None:
+                import ssl
+
+                # the system's store (SSL_CERT_FILE / SSL_CERT_DIR honoured), hostname checked
+                self._tls = ssl.create_default_context()
+            return self._tls
+
+    def _proxy_for(self, scheme: str, host: str) -> Proxy | None:
+        if host.lower() in LOOPBACK or host.startswith("127.") or _bypassed(host, self._no_proxy):
+            return None
+        url = self._proxies.get(scheme) or self._proxies.get("all")
+        if not url:
+            return None
+        return parse_proxy(url)
+
+
+def parse_proxy(url: str) -> Proxy:
+    """``http://[user:pass@]host[:port]`` (the scheme may be left out) as a Proxy."""
+    if "://" not in url:
+        url = f"http://{url}"
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "http":
+        raise UnsupportedURL(
+            f"proxy scheme {parts.scheme!r} is not supported (use an http:// proxy URL)"
+        )
+    if not parts.hostname:
+        raise UnsupportedURL("the proxy URL has no host")
+    try:
+        port = parts.port or 80
+    except ValueError:
+        raise UnsupportedURL("the proxy URL has an invalid port") from None
+    authorization = None
+    if parts.username is not None:
+        authorization = _basic(unquote(parts.username), unquote(parts.password or ""))
+    return Proxy(host=parts.hostname, port=port, authorization=authorization)
+
+
+def environment_proxies() -> dict[str, str]:
+    """scheme -> proxy URL from ``<scheme>_proxy`` variables (lowercase wins), plus ``no``.
+
+    On Windows, the system's proxy settings as urllib reads them (the registry) are used
+    when no variable is set.
+    """
+    found: dict[str, str] = {}
+    for name, value in os.environ.items():
+        lower = name.lower()
+        if value and lower.endswith("_proxy") and (name == lower or lower not in found):
+            found[lower[: -len("_proxy")]] = value
+    if "REQUEST_METHOD" in os.environ:  # a CGI context: HTTP_PROXY is a request header
+        found.pop("http", None)
+    if sys.platform == "win32" and not (found.keys() - {"no"}):
+        import urllib.request
+
+        found = dict(urllib.request.getproxies())
+    return found
+
+
+def _no_proxy_rules(value: str) -> tuple[str, ...]:
+    return tuple(p.strip().lower().lstrip(".") for p in value.split(",") if p.strip())
+
+
+def _bypassed(host: str, rules: tuple[str, ...]) -> bool:
+    host = host.lower()
+    for rule in rules:
+        if rule == "*":
+            return True
+        rule = rule.split(":", 1)[0] if rule.count(":") == 1 else rule
+        if host == rule or host.endswith("." + rule):
+            return True
+    return False
+
+
+def _origin(url: str) -> tuple[str, str | None, int | None]:
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return (parts.scheme.lower(), parts.hostname, port)
+
+
+def _basic(user: str, password: str) -> str:
+    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+    return f"Basic {token}"
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _user_agent() -> str:
+    from torchlock import __version__
+
+    return f"torchlock/{__version__}"

@@ -174,3 +174,45 @@ def test_requires_python_tolerates_junk() -> None:
     assert parse_requires_python("  ") is None
     assert parse_requires_python(None) is None
     assert parse_requires_python(">=3.6.*") is None
+
+
+@pytest.mark.parametrize(
+    "base",
+    [
+        "https://index.example/simple/torch/",
+        "https://index.example/simple/torch",
+        "http://127.0.0.1:8000/a/b/c/",
+        "https://mirror.example/whl/cu121/torch_stable.html",
+    ],
+)
+def test_links_resolve_exactly_as_urljoin_does(base: str) -> None:
+    from urllib.parse import urljoin
+
+    from torchlock.index.pages import _joiner
+
+    hrefs = [
+        "torch-2.1.2-cp310-cp310-linux_x86_64.whl#sha256=" + SHA,
+        "../../files/torch/torch-2.1.2%2Bcu121-cp310-cp310-linux_x86_64.whl",
+        "../../files/torch/other.whl",
+        "./x/y.whl",
+        "/packages/ab/cd/torch-2.1.2.tar.gz",
+        "//files.example/packages/torch.whl",
+        "https://files.example/p/torch.whl#sha256=" + SHA,
+        "http://files.example/p/torch.whl",
+        "cu121/torch-2.1.2%2Bcu121-cp310-cp310-linux_x86_64.whl",
+        "../..",
+        ".",
+        "a/b/..",
+        "x.whl?download=1",
+        "../../../../../../too-far.whl",
+    ]
+    join = _joiner(base)
+    for href in hrefs + hrefs:  # the second pass answers from the resolved folders
+        assert join(href) == urljoin(base, href), href
+
+
+def test_requires_python_strings_are_parsed_once() -> None:
+    first = parse_requires_python(">=3.8, !=3.9.1")
+    assert first is parse_requires_python(">=3.8, !=3.9.1")
+    assert parse_requires_python("not a specifier") is None
+    assert parse_requires_python("  ") is None

@@ -13,10 +13,12 @@ read that finds a damaged entry logs it and answers "not cached", so the caller 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import os
-from dataclasses import dataclass, replace
+import threading
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 log = logging.getLogger("torchlock.index")
@@ -36,6 +38,11 @@ class CachedPage:
     last_modified: str | None = None
     max_age: float | None = None  # Cache-Control max-age; None: always revalidate
     base_url: str | None = None  # where the page was found (after redirects), for relative links
+    sha256: str = field(default="", compare=False)  # of ``content``; computed when not given
+
+    def __post_init__(self) -> None:
+        if not self.sha256:
+            object.__setattr__(self, "sha256", hashlib.sha256(self.content).hexdigest())
 
     def is_fresh(self, now: float) -> bool:
         return self.max_age is not None and 0 <= now - self.fetched_at < self.max_age
@@ -70,17 +77,34 @@ def metadata_key(sha256: str | None, url: str) -> str:
     return f"sha256-{sha256.lower()}" if sha256 else f"url-{url_key(url)}"
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    import tempfile  # writes are rare next to reads: keep the import off the warm path
+_names = itertools.count()
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+
+def atomic_write(path: Path, data: bytes, *, made: set[Path] | None = None) -> None:
+    """Write ``data`` to a temporary file beside ``path``, then rename it over ``path``.
+
+    The temporary name is unique to this process and thread (no random names: a cold solve
+    writes dozens of entries and tempfile's naming cost more than the writes). ``made``
+    remembers the folders already created.
+    """
+    parent = path.parent
+    if made is None or parent not in made:
+        parent.mkdir(parents=True, exist_ok=True)
+        if made is not None:
+            made.add(parent)
+    temporary = parent / f".{path.name}.{os.getpid()}-{threading.get_ident()}-{next(_names)}.tmp"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        fd = os.open(temporary, flags, 0o600)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
         os.replace(temporary, path)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
 
 
@@ -89,6 +113,7 @@ class HttpCache:
 
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
+        self._made: set[Path] = set()  # folders known to exist
 
     def _page_path(self, url: str) -> Path:
         return self.directory / "pages" / f"{url_key(url)}.page"
@@ -108,11 +133,12 @@ class HttpCache:
         try:
             header_line, _, body = raw.partition(b"\n")
             header = json.loads(header_line)
+            digest = hashlib.sha256(body).hexdigest()
             if (
                 header.get("format") != _FORMAT
                 or header.get("url") != url
                 or header.get("length") != len(body)
-                or header.get("sha256") != hashlib.sha256(body).hexdigest()
+                or header.get("sha256") != digest
             ):
                 raise ValueError("header does not match the body")
             max_age = header.get("max_age")
@@ -125,6 +151,7 @@ class HttpCache:
                 last_modified=header.get("last_modified"),
                 max_age=None if max_age is None else float(max_age),
                 base_url=header.get("base_url"),
+                sha256=digest,
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             log.warning("ignoring a damaged cache entry for %s: %s", url, exc)
@@ -186,7 +213,7 @@ class HttpCache:
             "max_age": page.max_age,
             "base_url": page.base_url,
             "length": len(page.content),
-            "sha256": hashlib.sha256(page.content).hexdigest(),
+            "sha256": page.sha256,
         }
         line = json.dumps(header, sort_keys=True).encode("utf-8")
         self._write(self._page_path(page.url), line + b"\n" + page.content)
@@ -209,6 +236,6 @@ class HttpCache:
 
     def _write(self, path: Path, data: bytes) -> None:
         try:
-            atomic_write(path, data)
+            atomic_write(path, data, made=self._made)
         except OSError as exc:  # a cache that cannot be written is not an error
             log.warning("cannot write cache entry %s: %s", path, exc)

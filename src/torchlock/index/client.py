@@ -378,9 +378,8 @@ class IndexClient:
         return artifacts
 
     def _parse(self, page: CachedPage, project: NormalizedName, index: str) -> tuple[Artifact, ...]:
-        digest = hashlib.sha256(page.content).hexdigest()
         with self._lock:
-            self.pages_used[page.url] = digest
+            self.pages_used[page.url] = page.sha256
         kind = page_kind(page.content_type) or "html"
         try:
             return parse_page(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from urllib.parse import unquote, urldefrag, urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.tags import Tag
@@ -59,14 +59,29 @@ def page_kind(content_type: str) -> str | None:
     return None
 
 
+_REQUIRES_PYTHON: dict[str, SpecifierSet | None] = {}  # a page repeats a few dozen strings
+
+
 def parse_requires_python(text: str | None) -> SpecifierSet | None:
-    """The specifier, or None when absent or unparseable (indexes do hold junk here)."""
-    if text is None or not text.strip():
+    """The specifier, or None when absent or unparseable (indexes do hold junk here).
+
+    Parsed once per distinct string and shared: specifier sets are values, never changed.
+    """
+    if text is None:
         return None
     try:
-        return SpecifierSet(text)
-    except InvalidSpecifier:
-        return None
+        return _REQUIRES_PYTHON[text]
+    except KeyError:
+        pass
+    found: SpecifierSet | None = None
+    if text.strip():
+        try:
+            found = SpecifierSet(text)
+        except InvalidSpecifier:
+            found = None
+    if len(_REQUIRES_PYTHON) < 4096:
+        _REQUIRES_PYTHON[text] = found
+    return found
 
 
 def _metadata_flag(value: object) -> tuple[bool, str | None]:
@@ -86,11 +101,35 @@ def _metadata_flag(value: object) -> tuple[bool, str | None]:
 
 
 def _split_fragment(url: str) -> tuple[str, str | None]:
-    base, fragment = urldefrag(url)
+    base, _, fragment = url.partition("#")
     name, sep, value = fragment.partition("=")
     if sep and name.lower() == "sha256" and value:
         return base, value.lower()
     return base, None
+
+
+def _joiner(base: str) -> Callable[[str], str]:
+    """``urljoin(base, href)`` for the hrefs of one page, resolving each folder only once.
+
+    A page's files share one or a few folders (``../../files/torch/``); only the part
+    before the last ``/`` needs urljoin's dot-segment resolution. Absolute URLs are kept
+    as they are; anything unusual (a query, a bare dot segment) takes urljoin itself.
+    """
+    folders: dict[str, str] = {}
+
+    def join(href: str) -> str:
+        if href.startswith(("https://", "http://")):
+            return href
+        folder, slash, name = href.rpartition("/")
+        if "?" in href or name in ("", ".", "..") or href.startswith("//"):
+            return urljoin(base, href)
+        key = folder + slash
+        resolved = folders.get(key)
+        if resolved is None:
+            resolved = folders[key] = urljoin(base, key) if key else urljoin(base, ".")
+        return resolved + name
+
+    return join
 
 
 def json_entries(
@@ -104,6 +143,7 @@ def json_entries(
     if not isinstance(data, dict) or not isinstance(data.get("files"), list):
         raise MalformedPage("no 'files' list in the JSON page")
     entries: list[FileEntry] = []
+    join = _joiner(page_url)
     for item in data["files"]:
         if not isinstance(item, dict):
             continue
@@ -112,7 +152,7 @@ def json_entries(
             continue
         if accept is not None and not accept(filename):
             continue
-        url, fragment_hash = _split_fragment(urljoin(page_url, href))
+        url, fragment_hash = _split_fragment(join(href))
         hashes = item.get("hashes")
         sha256 = hashes.get("sha256") if isinstance(hashes, dict) else None
         meta_value = item.get("core-metadata", item.get("dist-info-metadata", False))
@@ -168,11 +208,12 @@ def html_entries(
     text = content.decode("utf-8", errors="replace") if isinstance(content, bytes) else content
     base, anchors = _anchors(text, page_url)
     entries: list[FileEntry] = []
+    join = _joiner(base)
     for attrs in anchors:
         href = attrs.get("href")
         if not href:
             continue
-        url, sha256 = _split_fragment(urljoin(base, href))
+        url, sha256 = _split_fragment(join(href))
         filename = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
         if accept is not None and not accept(filename):
             continue

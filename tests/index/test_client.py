@@ -602,3 +602,31 @@ def test_corrupt_cache_entry_is_ignored(
     third = make_client(index_server.index_url(), cache_dir=cache)
     third.metadata(third.artifacts(canonicalize_name("demo"))[0])
     assert third.stats.requests == 0
+
+
+def test_worker_pool_runs_every_job_within_its_limit() -> None:
+    import threading
+    import time
+
+    from torchlock.index.client import _Workers
+
+    pool = _Workers(3)
+    done: list[int] = []
+    names: set[str] = set()
+    lock = threading.Lock()
+
+    def job(n: int) -> None:
+        time.sleep(0.01)
+        with lock:
+            done.append(n)
+            names.add(threading.current_thread().name)
+        if n % 5 == 0:
+            raise RuntimeError("a failing job does not stop its worker")
+
+    for n in range(30):
+        pool.submit(lambda n=n: job(n))  # type: ignore[misc]
+    pool.shutdown()
+    assert sorted(done) == list(range(30))
+    assert 1 <= len(names) <= 3
+    with pytest.raises(RuntimeError, match="closed"):
+        pool.submit(lambda: None)

@@ -32,6 +32,22 @@ def test_is_loopback(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
 
 
+def test_is_loopback_agrees_with_ipaddress_on_literals() -> None:
+    import ipaddress
+
+    hosts = [
+        "127.0.0.1", "127.255.255.255", "127.1", "127.0.0.256", "127.00.0.1", "127.0.0.-1",
+        "[::1]", "0:0:0:0:0:0:0:1", "::ffff:127.0.0.1", "10.0.0.1", "128.0.0.1",
+        "127.0.0.1.nip.io", "\uff11\uff12\uff17.0.0.1",
+    ]  # fmt: skip
+    for host in hosts:
+        try:
+            expected = ipaddress.ip_address(host.strip("[]")).is_loopback
+        except ValueError:
+            expected = False
+        assert is_loopback(host) is expected, host
+
+
 def test_plain_http_refused_unless_loopback_or_trusted() -> None:
     check_index_url("http://127.0.0.1:8080/simple", frozenset())
     check_index_url("https://index.invalid/simple", frozenset())

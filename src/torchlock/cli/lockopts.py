@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from torchlock.errors import InputError
-from torchlock.lockfiles.model import Lock
-from torchlock.lockfiles.spec import LoadedSpec
+
+if TYPE_CHECKING:
+    from torchlock.lockfiles.model import Lock
+    from torchlock.lockfiles.spec import LoadedSpec
 
 
 def relative(path: Path) -> Path:

@@ -11,11 +11,13 @@ made, never at module import.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -150,6 +152,59 @@ class _Cell(Generic[T]):
         return self._value  # type: ignore[return-value]
 
 
+class _Workers:
+    """Worker threads running jobs in order; a thread is started only when a job finds
+    every started one busy, up to ``limit``.
+
+    What concurrent.futures' pool does for this client, without its import and futures
+    (results travel through :class:`_Cell`). A job's exception never stops its worker.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self._limit = max(1, limit)
+        self._jobs: deque[Callable[[], object]] = deque()
+        self._ready = threading.Condition(threading.Lock())
+        self._threads: list[threading.Thread] = []
+        self._idle = 0
+        self._closed = False
+
+    def submit(self, job: Callable[[], object]) -> None:
+        with self._ready:
+            if self._closed:
+                raise RuntimeError("the index client is closed")
+            self._jobs.append(job)
+            if self._idle > 0 or len(self._threads) >= self._limit:
+                self._ready.notify()
+                return
+            thread = threading.Thread(
+                target=self._work, name=f"torchlock-index-{len(self._threads)}", daemon=True
+            )
+            self._threads.append(thread)
+        thread.start()
+
+    def shutdown(self) -> None:
+        """Run what is queued, then stop every worker and wait for it."""
+        with self._ready:
+            self._closed = True
+            self._ready.notify_all()
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join()
+
+    def _work(self) -> None:
+        while True:
+            with self._ready:
+                while not self._jobs and not self._closed:
+                    self._idle += 1
+                    self._ready.wait()
+                    self._idle -= 1
+                if not self._jobs:
+                    return
+                job = self._jobs.popleft()
+            with contextlib.suppress(BaseException):  # _Cell keeps it for whoever waits
+                job()
+
+
 class IndexClient:
     """Artifacts and metadata from package indexes, find-links folders and the HTTP cache.
 
@@ -198,7 +253,7 @@ class IndexClient:
         self._stats_lock = threading.Lock()
         self._pages: dict[NormalizedName, _Cell[tuple[Artifact, ...]]] = {}
         self._metadata: dict[str, _Cell[CoreMetadata]] = {}
-        self._executor: Any = None
+        self._executor: _Workers | None = None
         self._credentials: dict[str, tuple[str, str] | None] = {}
         self._clean: dict[str, str] = {}
         for url in (routing.default_index, *routing.indexes.values(), *routing.extra_indexes):
@@ -262,15 +317,7 @@ class IndexClient:
                 if created:
                     cell.run(lambda: self._read_metadata(chosen))
 
-        with self._lock:
-            if self._executor is None:
-                from concurrent.futures import ThreadPoolExecutor
-
-                self._executor = ThreadPoolExecutor(
-                    max_workers=self._workers, thread_name_prefix="torchlock-index"
-                )
-            executor = self._executor
-        executor.submit(read_ahead)
+        self._pool().submit(read_ahead)
 
     def prefetch_metadata(self, artifacts: Iterable[Artifact]) -> None:
         """Start reading these files' metadata in the thread pool."""
@@ -283,7 +330,7 @@ class IndexClient:
         with self._lock:
             executor, self._executor = self._executor, None
         if executor is not None:
-            executor.shutdown(wait=True)
+            executor.shutdown()
         if self._own_http and self._http is not None:
             self._http.close()
             self._http = None
@@ -716,15 +763,13 @@ class IndexClient:
             return cell, True
 
     def _submit(self, cell: _Cell[Any], compute: Callable[[], Any]) -> None:
+        self._pool().submit(lambda: cell.run(compute))
+
+    def _pool(self) -> _Workers:
         with self._lock:
             if self._executor is None:
-                from concurrent.futures import ThreadPoolExecutor
-
-                self._executor = ThreadPoolExecutor(
-                    max_workers=self._workers, thread_name_prefix="torchlock-index"
-                )
-            executor = self._executor
-        executor.submit(cell.run, compute)
+                self._executor = _Workers(self._workers)
+            return self._executor
 
     def _count(self, **amounts: int) -> None:
         with self._stats_lock:

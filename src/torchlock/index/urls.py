@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
@@ -52,10 +51,23 @@ def is_loopback(host: str) -> bool:
     name = host.strip("[]").lower()
     if name == "localhost" or name.endswith(".localhost"):
         return True
+    if name == "::1":
+        return True
+    parts = name.split(".")
+    if len(parts) == 4 and parts[0] == "127" and all(_octet(p) for p in parts):
+        return True  # the common literal, without ipaddress
+    if name[:1].isalpha() and ":" not in name:
+        return False  # a host name; ipaddress (a costly import) only for other literals
+    import ipaddress
+
     try:
         return ipaddress.ip_address(name).is_loopback
     except ValueError:
         return False
+
+
+def _octet(text: str) -> bool:
+    return text.isdigit() and int(text) <= 255 and (text == "0" or not text.startswith("0"))
 
 
 def check_index_url(url: str, trusted_hosts: frozenset[str]) -> SplitResult:

@@ -7,6 +7,7 @@ indexes, conda channels) and where its lock lives. ``parse`` and ``render`` are 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,15 +106,7 @@ class LoadedSpec:
 
 def parse(text: str, path: str) -> LoadedSpec | None:
     """The spec in ``text``; None for a ``pyproject.toml`` without ``[tool.torchlock]``."""
-    import tomlkit
-    from tomlkit.exceptions import ParseError
-
-    try:
-        data = tomlkit.parse(text).unwrap()
-    except ParseError as exc:
-        raise LockfileError(
-            path, f"not valid TOML: {exc}", place=f"line {exc.line}, column {exc.col}"
-        ) from None
+    data = _read_toml(text, path)
     is_pyproject = Path(path).name == PYPROJECT
     where = "tool.torchlock" if is_pyproject else ""
     if is_pyproject:
@@ -141,6 +134,35 @@ def parse(text: str, path: str) -> LoadedSpec | None:
             for i, d in enumerate(_strings(dependencies, path, "project.dependencies"))
         )
     return LoadedSpec(path=Path(path), spec=spec, project_dependencies=project)
+
+
+def _read_toml(text: str, path: str) -> dict[str, Any]:
+    """The TOML document as plain values: tomllib where there is one (Python 3.11+: a
+    fraction of tomlkit's import and parse time; a spec is read on every solve), tomlkit
+    on 3.10. Rendering keeps tomlkit, which preserves the user's formatting."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+
+        try:
+            return tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            import re
+
+            message = str(exc)
+            at = re.search(r"\(at line (\d+), column (\d+)\)", message)
+            place = f"line {at[1]}, column {at[2]}" if at else None
+            reason = message[: at.start()].strip() if at else message
+            raise LockfileError(path, f"not valid TOML: {reason}", place=place) from None
+    import tomlkit
+    from tomlkit.exceptions import ParseError
+
+    try:
+        data: dict[str, Any] = tomlkit.parse(text).unwrap()
+    except ParseError as exc:
+        raise LockfileError(
+            path, f"not valid TOML: {exc}", place=f"line {exc.line}, column {exc.col}"
+        ) from None
+    return data
 
 
 def _place(where: str, key: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from functools import cache
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from packaging.version import InvalidVersion, Version
@@ -30,9 +30,10 @@ DATA_FILES = ("cuda.json", "releases.json", "builds.json")
 
 def read_data_file(name: str) -> Any:
     """The parsed JSON of one shipped data file."""
-    resource = resources.files("torchlock.matrix").joinpath("data").joinpath(name)
+    # beside this module: importlib.resources would cost more to import than reading takes
+    resource = Path(__file__).parent / "data" / name
     try:
-        return json.loads(resource.read_text(encoding="utf-8"))
+        return json.loads(resource.read_bytes())
     except FileNotFoundError as exc:
         raise DataError(f"compatibility data file {name} is missing from the installation") from exc
     except (OSError, ValueError) as exc:

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from torchlock.errors import InputError
-from torchlock.target import OS, Arch, Platform
 
 if TYPE_CHECKING:
     from torchlock.system.model import HostReport
+    from torchlock.target import Platform
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -113,6 +113,8 @@ def detect_gpus(driver: str | None) -> HostReport:
 
 def host_platform(os_name: str | None, arch_name: str | None) -> Platform:
     """The target platform: the options when given, else this host's."""
+    from torchlock.target import OS, Arch, Platform
+
     if os_name is not None:
         target_os = OS.parse(os_name)
     else:

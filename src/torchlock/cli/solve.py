@@ -18,7 +18,6 @@ from torchlock.cli.options import (
     selection_options,
 )
 from torchlock.errors import InputError
-from torchlock.target import Platform
 
 if TYPE_CHECKING:  # the solve machinery is imported when a solve runs, not for a stored answer
     from packaging.requirements import Requirement
@@ -152,14 +151,18 @@ def solve_command(
     --index-url or --mirror says otherwise). Each project comes from exactly one
     index. Several --platform values resolve several targets in one run.
     """
-    for name in platforms:
-        Platform.parse(name)  # a usage error before anything else
+    # A stored answer exists only for arguments that were valid when it was stored.
     answer, cache_root = _stored_answer(dict(locals()))
     if answer is not None and cache_root is not None:
         text = _answers().load_answer(cache_root, answer, offline=offline)
         if text is not None:
             click.echo(text, nl=False)
             return
+
+    from torchlock.target import Platform
+
+    for name in platforms:
+        Platform.parse(name)  # a usage error before anything else
 
     from torchlock.cli.lockopts import load_spec
     from torchlock.lockfiles import spec as specs
@@ -269,7 +272,8 @@ def _stored_answer(params: dict[str, Any]) -> tuple[str | None, Path | None]:
 
     if not params.get("as_json") or params.get("output") or params.get("spec_file"):
         return None, None
-    url, _, _ = _default_index(params["index_url"], params["mirror"])
+    given = params["index_url"]  # pip's configuration is read only when it decides
+    url = given if given is not None else _default_index(None, params["mirror"])[0]
     cache_dir = params["cache_dir"]
     key = answer_key(params, default_index=url, env=os.environ)
     return key, Path(cache_dir) if cache_dir else _default_cache_dir()

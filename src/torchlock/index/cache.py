@@ -15,13 +15,19 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import logging
 import os
 import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-log = logging.getLogger("torchlock.index")
+
+def _warn(message: str, *args: object) -> None:
+    # logging is imported only when there is something to say: a stored answer is checked
+    # against this cache on every warm run, and importing logging would be a tenth of it
+    import logging
+
+    logging.getLogger("torchlock.index").warning(message, *args)
+
 
 _FORMAT = 1
 
@@ -128,7 +134,7 @@ class HttpCache:
         except FileNotFoundError:
             return None
         except OSError as exc:
-            log.warning("cannot read cache entry %s: %s", path, exc)
+            _warn("cannot read cache entry %s: %s", path, exc)
             return None
         try:
             header_line, _, body = raw.partition(b"\n")
@@ -154,7 +160,7 @@ class HttpCache:
                 sha256=digest,
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            log.warning("ignoring a damaged cache entry for %s: %s", url, exc)
+            _warn("ignoring a damaged cache entry for %s: %s", url, exc)
             return None
 
     def page_state(self, url: str) -> tuple[str, float, float | None] | None:
@@ -225,7 +231,7 @@ class HttpCache:
         except FileNotFoundError:
             return None
         except OSError as exc:
-            log.warning("cannot read cache entry %s: %s", path, exc)
+            _warn("cannot read cache entry %s: %s", path, exc)
             return None
 
     def store_metadata(self, key: str, data: bytes) -> None:
@@ -238,4 +244,4 @@ class HttpCache:
         try:
             atomic_write(path, data, made=self._made)
         except OSError as exc:  # a cache that cannot be written is not an error
-            log.warning("cannot write cache entry %s: %s", path, exc)
+            _warn("cannot write cache entry %s: %s", path, exc)

@@ -9,8 +9,10 @@ a scratch virtual environment (bench/.tools, Python 3.10 so that pip-compile
 resolves for 3.10), and for each requirement set of the snapshot measures,
 for each tool, the median wall time with a cold cache (a new cache directory
 per run) and a warm one (the same directory after a first run), the HTTP
-requests the server counted, and the peak resident memory. It prints the
-medians and the ratios of torchlock to each peer measured in the same run.
+requests the server counted, and the peak resident memory. Every tool runs
+in a scratch folder, and the rounds interleave the tools, so that a slow
+spell of a shared machine falls on all of them. It prints the medians and
+the ratios of torchlock to each peer measured in the same run.
 """
 
 from __future__ import annotations
@@ -61,11 +63,12 @@ CLEAN_ENV = {
 } | {"PIP_CONFIG_FILE": os.devnull, "UV_NO_CONFIG": "1"}
 
 
-def run_measured(argv: list[str], port: int) -> Sample:
+def run_measured(argv: list[str], port: int, cwd: Path) -> Sample:
+    """One run in ``cwd`` (a scratch folder: no tool finds this repository's own config)."""
     reset(port)
     start = time.perf_counter()
     proc = subprocess.Popen(
-        argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=CLEAN_ENV, text=True
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=CLEAN_ENV, text=True, cwd=cwd
     )
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
@@ -192,17 +195,20 @@ def main() -> int:
                     f"{cache}.txt",
                 ],
             }
-            results: dict[str, dict[str, list[Sample]]] = {}
+            results: dict[str, dict[str, list[Sample]]] = {
+                tool: {"cold": [], "warm": []} for tool in tool_argv
+            }
             for tool, make in tool_argv.items():
-                cold, warm = [], []
-                runs = max(1, args.runs if tool != "pip-compile" else min(args.runs, 3))
-                run_measured(make(workdir / f"warm-up-{tool}-{name}"), port)  # bytecode, disk
-                for i in range(runs):
+                run_measured(make(workdir / f"warm-up-{tool}-{name}"), port, workdir)
+            # Rounds interleave the tools, so a slow spell of a shared machine falls on all.
+            for i in range(max(1, args.runs)):
+                for tool, make in tool_argv.items():
+                    if tool == "pip-compile" and i >= 3:
+                        continue  # seconds per run: three are enough
                     cache = workdir / f"cache-{tool}-{name}-{i}"
-                    cold.append(run_measured(make(cache), port))
+                    results[tool]["cold"].append(run_measured(make(cache), port, workdir))
                     if tool != "pip-compile":
-                        warm.append(run_measured(make(cache), port))
-                results[tool] = {"cold": cold, "warm": warm}
+                        results[tool]["warm"].append(run_measured(make(cache), port, workdir))
             report(name, results)
     finally:
         server.kill()

@@ -17,7 +17,7 @@ from torchlock.errors import TorchlockError
 
 if TYPE_CHECKING:
     from torchlock.envs.backends import ChosenBackend
-    from torchlock.workflows import CreateAttempt, CreateResult
+    from torchlock.workflows.creating import CreateAttempt, CreateResult
 
 
 class _Lines:
@@ -154,11 +154,7 @@ def create(
     from torchlock.system.detect import detect_from_environment
     from torchlock.system.files import which_in
     from torchlock.system.runner import SubprocessRunner
-    from torchlock.workflows import (
-        CreateFailed,
-        CreateInputs,
-        create_environment,
-    )
+    from torchlock.workflows.creating import CreateFailed, CreateInputs, create_environment
 
     Backend.parse(backend)  # a usage error before anything else
     lock_path, _ = lock_location(lock_file, None)

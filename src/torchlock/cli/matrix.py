@@ -15,7 +15,7 @@ from torchlock.cli.options import (
 )
 from torchlock.matrix.report import selection_doc
 from torchlock.matrix.select import Selection
-from torchlock.workflows import SelectionInputs, choose_build
+from torchlock.workflows.selection import SelectionInputs, choose_build
 
 
 @click.command()

@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # the solve machinery is imported when a solve runs, not for 
 
     from torchlock.lockfiles.model import LockInputs
     from torchlock.lockfiles.spec import LoadedSpec
-    from torchlock.workflows import IndexSettings, Solution, TargetSolution, TorchIndex
+    from torchlock.workflows.solving import IndexSettings, Solution, TargetSolution, TorchIndex
 
 TORCH_INDEX_CHOICES = ("auto", "pytorch", "default")  # workflows.TorchIndex's values
 
@@ -166,13 +166,8 @@ def solve_command(
 
     from torchlock.cli.lockopts import load_spec
     from torchlock.lockfiles import spec as specs
-    from torchlock.workflows import (
-        CondaSettings,
-        SelectionInputs,
-        SolveInputs,
-        TorchIndex,
-        solve,
-    )
+    from torchlock.workflows.selection import SelectionInputs
+    from torchlock.workflows.solving import CondaSettings, SolveInputs, TorchIndex, solve
 
     requirements = [*(_requirement(r, "--with") for r in with_reqs)]
     for name in req_files:
@@ -280,10 +275,10 @@ def _stored_answer(params: dict[str, Any]) -> tuple[str | None, Path | None]:
 
 
 def _lock_path(output: str | None, loaded: LoadedSpec | None) -> Path | None:
-    from torchlock.lockfiles.pylock import is_pylock_name
-
     if output is None:
         return None if loaded is None else loaded.lock_path
+    from torchlock.lockfiles.pylock import is_pylock_name
+
     path = Path(output)
     if not is_pylock_name(path.name):
         raise InputError(
@@ -347,7 +342,7 @@ def _index_settings(
     offline: bool,
     cache_dir: str | None,
 ) -> IndexSettings:
-    from torchlock.workflows import IndexSettings
+    from torchlock.workflows.solving import IndexSettings
 
     url, source, pip_trusted = _default_index(index_url, mirror)
     # Only the index comes from pip's configuration: a wheelhouse wins over every index,

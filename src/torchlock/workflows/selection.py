@@ -1,0 +1,68 @@
+"""The build selection use case: the matrix asked for one target's torch builds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from torchlock.errors import NoCandidateError
+from torchlock.matrix.load import load_matrix
+from torchlock.matrix.report import summarize_exclusions
+from torchlock.matrix.request import build_request
+from torchlock.matrix.select import Selection, select
+from torchlock.target import DriverVersion, Platform
+
+if TYPE_CHECKING:
+    from torchlock.system.model import HostReport
+
+Detect = Callable[[str | None], "HostReport"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SelectionInputs:
+    """What the user asked for; None means 'from this host'."""
+
+    platform: Platform
+    python: str
+    driver: str = "auto"  # VERSION, "none" or "auto"
+    gpu_cc: Sequence[str] = ()
+    torch: str | None = None
+    variant: str | None = None
+    policy: str = "compat"
+
+
+def choose_build(inputs: SelectionInputs, *, detect: Detect) -> Selection:
+    """Run the selection, detecting the driver and GPUs only when they were not given.
+
+    Raises NoCandidateError (with one line per distinct exclusion) when nothing fits.
+    """
+    key = inputs.driver.strip().lower()
+    explicit = key != "auto"
+    version = None if key in ("auto", "none") else DriverVersion.parse(inputs.driver)
+    gpus = list(inputs.gpu_cc)
+    if not explicit or (version is not None and not gpus):
+        report = detect(None if version is None else str(version))
+        if not explicit:
+            version = report.driver.version
+        if not gpus:
+            gpus = [str(g.compute_capability) for g in report.gpus if g.compute_capability]
+    matrix = load_matrix()
+    request = build_request(
+        matrix,
+        platform=inputs.platform,
+        python=inputs.python,
+        driver=version,
+        gpu_cc=gpus,
+        torch=inputs.torch,
+        variant=inputs.variant,
+        policy=inputs.policy,
+    )
+    selection = select(matrix, request)
+    if not selection.candidates:
+        raise NoCandidateError(
+            "no torch build fits the request",
+            evidence=summarize_exclusions(selection.excluded),
+            hint="relax --torch, --variant or --python, or use a newer driver",
+        )
+    return selection

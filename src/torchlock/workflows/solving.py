@@ -1,0 +1,350 @@
+"""The solve use case: the build chosen, the whole closure resolved for each target."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from packaging.version import Version
+
+from torchlock.errors import InputError
+from torchlock.matrix.select import Candidate, Selection
+from torchlock.target import Platform
+from torchlock.workflows.selection import Detect, SelectionInputs, choose_build
+
+if TYPE_CHECKING:
+    from packaging.requirements import Requirement
+
+    from torchlock.envs.conda_rattler import CondaRecord
+    from torchlock.resolver.result import Resolution
+
+# --- solve -------------------------------------------------------------------------------
+
+TORCH_FAMILY = frozenset({"torch", "torchvision", "torchaudio"})
+
+
+class TorchIndex(enum.Enum):
+    AUTO = "auto"  # the default index when it serves the chosen build, else the PyTorch index
+    PYTORCH = "pytorch"
+    DEFAULT = "default"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IndexSettings:
+    """Where packages come from; the CLI fills it from options and pip's configuration."""
+
+    default_index: str
+    default_index_source: str
+    extra_index_urls: tuple[str, ...] = ()  # asked, in order, for projects the default lacks
+    torch_index: TorchIndex = TorchIndex.AUTO
+    pytorch_index_url: str | None = None  # template with {variant}; None: the official one
+    mirror: str | None = None
+    find_links: tuple[Path, ...] = ()
+    trusted_hosts: tuple[str, ...] = ()
+    offline: bool = False
+    cache_dir: Path | None = None
+    netrc_path: Path | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CondaSettings:
+    """Where the conda base (Python, pip) of a lock comes from."""
+
+    channels: tuple[str, ...] = ()  # names or URLs, in priority order; empty: conda-forge
+    cache_dir: Path | None = None  # repodata cache
+    offline: bool = False  # the cached repodata only
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SolveInputs:
+    selection: SelectionInputs
+    platforms: tuple[Platform, ...]  # targets; empty: the selection's platform
+    requirements: tuple[Requirement, ...] = ()  # the user's own, besides the torch triple
+    indexes: IndexSettings
+    conda: CondaSettings | None = None  # None: no conda base is solved
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TargetSolution:
+    platform: Platform
+    python: str
+    candidate: Candidate  # the torch build for this platform
+    torch_index: str  # where the torch family comes from
+    default_index: str
+    resolution: Resolution
+    conda: tuple[CondaRecord, ...] = ()  # the conda base, sorted by name
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Solution:
+    selection: Selection
+    targets: tuple[TargetSolution, ...]
+    requests: int  # HTTP requests made (retries included)
+    pages: Mapping[str, str] = field(default_factory=dict)  # URL -> sha256 of what was used
+
+
+def solve(inputs: SolveInputs, *, detect: Detect, http: Any = None) -> Solution:
+    """Choose the build, then resolve the whole closure for each target platform (and its
+    conda base, when ``inputs.conda`` asks for one)."""
+    _check_indexes(inputs.indexes)  # a refused or malformed index fails before any request
+    selection = choose_build(inputs.selection, detect=detect)
+    platforms = inputs.platforms or (inputs.selection.platform,)
+    python = str(selection.request.python)
+    settings = inputs.indexes
+    # the conda base first: an unreachable channel fails before the longer resolution
+    bases = {p: _conda_base(inputs.conda, python, p) for p in platforms}
+    targets = []
+    requests = 0
+    pages_used: dict[str, str] = {}
+    for platform in platforms:
+        candidate = _candidate_for(selection, inputs.selection, platform, detect)
+        torch_index, variant = _torch_source(candidate, platform, settings)
+        requirements = [*_triple(candidate), *(str(r) for r in inputs.requirements)]
+        key = _result_key(requirements, python, platform, variant, settings, torch_index)
+        reused = _reuse(settings, key)
+        if reused is not None:
+            resolution, used = reused
+        else:
+            resolution, used, made = _resolve_target(
+                requirements, python, platform, variant, settings, torch_index, http
+            )
+            requests += made
+            _remember(settings, key, used, resolution)
+        pages_used.update(used)
+        targets.append(
+            TargetSolution(
+                platform=platform,
+                python=python,
+                candidate=candidate,
+                torch_index=_public(torch_index or settings.default_index),
+                default_index=_public(settings.default_index),
+                resolution=resolution,
+                conda=bases[platform],
+            )
+        )
+    return Solution(
+        selection=selection, targets=tuple(targets), requests=requests, pages=pages_used
+    )
+
+
+def _conda_base(
+    settings: CondaSettings | None, python: str, platform: Platform
+) -> tuple[CondaRecord, ...]:
+    if settings is None:
+        return ()
+    from torchlock.envs.conda_rattler import solve_base
+
+    return solve_base(
+        channels=settings.channels,
+        python=python,
+        subdir=platform.conda_subdir,
+        cache_dir=settings.cache_dir,
+        offline=settings.offline,
+    )
+
+
+def _check_indexes(settings: IndexSettings) -> None:
+    from torchlock.index.urls import check_index_url
+
+    trusted = frozenset(h.strip().lower() for h in settings.trusted_hosts)
+    for url in (settings.default_index, *settings.extra_index_urls):
+        check_index_url(url, trusted)
+    if settings.pytorch_index_url is not None:
+        check_index_url(settings.pytorch_index_url.replace("{variant}", "cpu"), trusted)
+
+
+def _resolve_target(
+    requirements: list[str],
+    python: str,
+    platform: Platform,
+    variant: str | None,
+    settings: IndexSettings,
+    torch_index: str | None,
+    http: Any,
+) -> tuple[Resolution, dict[str, str], int]:
+    """(resolution, the pages it was built from, HTTP requests made) for one target."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    from torchlock.index.client import IndexClient, Routing
+    from torchlock.index.tags import marker_environment, supported_tags
+    from torchlock.resolver.resolve import resolve
+
+    tags = supported_tags(python, platform.key)
+    routing = Routing(
+        default_index=settings.default_index,
+        indexes={} if torch_index is None else dict.fromkeys(TORCH_FAMILY, torch_index),
+        extra_indexes=settings.extra_index_urls,
+        find_links=settings.find_links,
+    )
+    client = IndexClient(
+        routing,
+        http=http,
+        cache_dir=settings.cache_dir,
+        offline=settings.offline,
+        trusted_hosts=settings.trusted_hosts,
+        netrc_path=settings.netrc_path,
+        tags=tags,
+    )
+    try:
+        resolution = resolve(
+            [Requirement(r) for r in requirements],
+            finder=client,
+            environment=marker_environment(python, platform.key),
+            tags=tags,
+            python_version=Version(f"{python.rstrip('t')}.0"),
+            variant=variant,
+            variant_projects=frozenset(canonicalize_name(n) for n in TORCH_FAMILY),
+        )
+    finally:
+        client.close()
+    return resolution, dict(client.pages_used), client.stats.requests
+
+
+# A solved target is reused, without resolving or any request, while every project page it
+# was built from is still fresh in the HTTP cache (its max-age) and unchanged. Metadata
+# files are content-addressed, so they cannot have changed. A wheelhouse (--find-links)
+# has no freshness: with one, nothing is reused.
+_RESULTS = "results"
+_RESULT_FORMAT = 1
+
+
+def _result_key(
+    requirements: list[str],
+    python: str,
+    platform: Platform,
+    variant: str | None,
+    settings: IndexSettings,
+    torch_index: str | None,
+) -> str:
+    import hashlib
+    import json
+
+    from torchlock import __version__
+
+    document = {
+        "format": _RESULT_FORMAT,
+        "torchlock": __version__,
+        "requirements": sorted(requirements),
+        "python": python,
+        "platform": platform.key,
+        "variant": variant,
+        "default_index": settings.default_index,
+        "extra_indexes": list(settings.extra_index_urls),
+        "torch_index": torch_index,
+    }
+    text = json.dumps(document, sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _reuse(settings: IndexSettings, key: str) -> tuple[Resolution, dict[str, str]] | None:
+    if settings.cache_dir is None or settings.find_links:
+        return None
+    import time
+
+    from torchlock.index.cache import HttpCache
+    from torchlock.resolver.serialize import resolution_from_dict
+
+    cache = HttpCache(settings.cache_dir)
+    stored = cache.load_json(_RESULTS, key)
+    if not isinstance(stored, dict):
+        return None
+    pages = stored.get("pages")
+    if not cache.pages_unchanged(pages, time.time(), offline=settings.offline):
+        return None
+    assert isinstance(pages, dict)
+    try:
+        return resolution_from_dict(stored["resolution"]), pages
+    except (KeyError, ValueError, TypeError, IndexError):
+        return None
+
+
+def _remember(
+    settings: IndexSettings, key: str, pages: dict[str, str], resolution: Resolution
+) -> None:
+    if settings.cache_dir is None or settings.find_links or not pages:
+        return
+    from torchlock.index.cache import HttpCache
+    from torchlock.resolver.serialize import resolution_to_dict
+
+    document = {"pages": pages, "resolution": resolution_to_dict(resolution)}
+    HttpCache(settings.cache_dir).store_json(_RESULTS, key, document)
+
+
+def _public(url: str) -> str:
+    """The URL without credentials: results and locks never carry them."""
+    from torchlock.index.urls import split_credentials
+
+    return split_credentials(url)[0]
+
+
+def _triple(candidate: Candidate) -> list[str]:
+    release = candidate.release
+    pins = [f"torch=={release.torch}"]
+    if release.torchvision is not None:
+        pins.append(f"torchvision=={release.torchvision}")
+    if release.torchaudio is not None:
+        pins.append(f"torchaudio=={release.torchaudio}")
+    return pins
+
+
+def _candidate_for(
+    selection: Selection, inputs: SelectionInputs, platform: Platform, detect: Detect
+) -> Candidate:
+    """The build for one target: the recommended one, re-selected for another platform."""
+    best = selection.recommended
+    assert best is not None
+    if platform == selection.request.platform:
+        return best
+    other = choose_build(
+        SelectionInputs(
+            platform=platform,
+            python=inputs.python,
+            driver=str(selection.request.driver) if selection.request.driver else "none",
+            gpu_cc=[str(g) for g in selection.request.gpus],
+            torch=f"=={best.torch}",
+            variant=inputs.variant,
+            policy=inputs.policy,
+        ),
+        detect=detect,
+    )
+    found = other.recommended
+    assert found is not None
+    return found
+
+
+def _torch_source(
+    candidate: Candidate, platform: Platform, settings: IndexSettings
+) -> tuple[str | None, str | None]:
+    """(index URL for the torch family or None for the default index, local variant label)."""
+    variant = candidate.variant.name
+    served = candidate.release.default_variant.get(platform.key)
+    on_default = served == variant
+    mode = settings.torch_index
+    if mode is TorchIndex.DEFAULT and not on_default:
+        raise InputError(
+            f"the default index does not serve the {variant} build of torch "
+            f"{candidate.torch} for {platform}",
+            evidence=[f"its {platform} wheel of torch {candidate.torch} is {served or 'absent'}"],
+            hint="use --torch-index pytorch (or auto), or --variant " + (served or "cpu"),
+        )
+    if mode is TorchIndex.DEFAULT or (mode is TorchIndex.AUTO and on_default):
+        return (None, None)
+    if settings.pytorch_index_url is not None:
+        return (settings.pytorch_index_url.replace("{variant}", variant), variant)
+    from torchlock.matrix.mirrors import (
+        IndexLayout,
+        mirror_by_name,
+        official_pytorch_index,
+        pytorch_index_for,
+    )
+
+    index = official_pytorch_index(variant)
+    if settings.mirror is not None:
+        mirrored = pytorch_index_for(mirror_by_name(settings.mirror), variant)
+        if mirrored is not None and mirrored.layout is IndexLayout.SIMPLE:
+            index = mirrored
+    return (index.url, variant)

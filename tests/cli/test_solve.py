@@ -375,6 +375,34 @@ def test_conflicting_extra_requirement_names_both(
     assert "Traceback" not in err
 
 
+def test_a_project_no_index_has_names_every_page_asked(
+    capsys: pytest.CaptureFixture[str],
+    pypi_index: IndexServer,
+    index_server: IndexServer,
+    tmp_path: Path,
+) -> None:
+    pypi_index.require_auth("alice", "secret")
+    index = pypi_index.index_url().replace("http://", "http://alice:secret@", 1)
+    code, out, err = solve(
+        capsys,
+        index,
+        tmp_path / "cache",
+        *CU121,
+        "--with",
+        "no-such-project",
+        "--extra-index-url",
+        index_server.index_url(),
+    )
+    assert code == 7
+    assert out == ""
+    assert "no-such-project is not on the index: " in err
+    default = pypi_index.index_url().rstrip("/")  # its credentials are left out
+    extra = index_server.index_url().rstrip("/")
+    assert f"{default}/no-such-project/, then {extra}/no-such-project/ lists no file" in err
+    assert "secret" not in err
+    assert "Traceback" not in err
+
+
 # --- where the torch family comes from -------------------------------------------------------
 
 

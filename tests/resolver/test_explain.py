@@ -108,7 +108,7 @@ def test_available_versions_show_the_newest_five() -> None:
 def test_an_unknown_project_through_a_dependency() -> None:
     error = _error({"app": [dist("1.0", "missing>=1")]}, "app")
     assert _lines(error) == [
-        "missing is not on the index (it lists no file for it)",
+        "missing is not on the index: https://index.test/simple/missing/ lists no file for it",
         "  chain: <root> → app → missing>=1",
         "hint: check the project name, or add the index that serves it",
     ]

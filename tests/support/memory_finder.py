@@ -135,6 +135,9 @@ class MemoryFinder:
             provides_extra=extras,
         )
 
+    def source(self, project: NormalizedName) -> str:
+        return f"{self.index.rstrip('/')}/{project}/"
+
     def prefetch(self, projects: Iterable[NormalizedName], pick: Pick | None = None) -> None:
         names = tuple(projects)
         self.calls.append(("prefetch", ",".join(names)))

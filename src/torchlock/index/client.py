@@ -283,6 +283,18 @@ class IndexClient:
             cell.run(lambda: self._read_metadata(artifact))
         return cell.get()
 
+    def source(self, project: NormalizedName | str) -> str:
+        """The pages (or folders) asked for ``project``, in order, credentials redacted."""
+        name = canonicalize_name(project)
+        asked = [str(folder) for folder in self.routing.find_links]
+        index = self.routing.index_for(name)
+        clean = self._clean.get(index, index)
+        asked.append(clean if index in self.routing.flat_indexes else self.page_url(name))
+        if name not in self.routing.indexes:
+            for extra in self.routing.extra_indexes:
+                asked.append(f"{self._clean.get(extra, extra).rstrip('/')}/{name}/")
+        return ", then ".join(redact(url) for url in asked)
+
     def prefetch(
         self,
         projects: Iterable[NormalizedName | str],

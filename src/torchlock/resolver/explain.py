@@ -204,7 +204,8 @@ class _Explainer:
         chain = (self.chain_line(need, parent),) if parent is not None else ()
         if not releases.releases:
             return Finding(
-                headline=f"{need.project} is not on the index (it lists no file for it)",
+                headline=f"{need.project} is not on the index: "
+                f"{self.provider.finder.source(need.project)} lists no file for it",
                 evidence=chain,
                 hint="check the project name, or add the index that serves it",
             )

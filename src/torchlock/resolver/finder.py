@@ -28,6 +28,11 @@ class Finder(Protocol):
         """The core metadata of one file (PEP 658, else range requests, else download)."""
         ...
 
+    def source(self, project: NormalizedName) -> str:
+        """Where ``project`` is looked for, as messages name it (the page URL asked,
+        credentials redacted; the folders, for a wheelhouse)."""
+        ...
+
     def prefetch(self, projects: Iterable[NormalizedName], pick: Pick | None = None) -> None:
         """A hint: these projects' pages will be asked for soon (fetch them in parallel).
 

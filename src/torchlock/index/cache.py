@@ -86,8 +86,11 @@ def metadata_key(sha256: str | None, url: str) -> str:
 _names = itertools.count()
 
 
-def atomic_write(path: Path, data: bytes, *, made: set[Path] | None = None) -> None:
-    """Write ``data`` to a temporary file beside ``path``, then rename it over ``path``.
+def atomic_write(
+    path: Path, data: bytes | tuple[bytes, ...], *, made: set[Path] | None = None
+) -> None:
+    """Write ``data`` (bytes, or pieces written one after another) to a temporary file
+    beside ``path``, then rename it over ``path``.
 
     The temporary name is unique to this process and thread (no random names: a cold solve
     writes dozens of entries and tempfile's naming cost more than the writes). ``made``
@@ -103,9 +106,10 @@ def atomic_write(path: Path, data: bytes, *, made: set[Path] | None = None) -> N
     try:
         fd = os.open(temporary, flags, 0o600)
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
+            for piece in (data,) if isinstance(data, bytes) else data:
+                view = memoryview(piece)
+                while view:
+                    view = view[os.write(fd, view) :]
         finally:
             os.close(fd)
         os.replace(temporary, path)
@@ -222,7 +226,7 @@ class HttpCache:
             "sha256": page.sha256,
         }
         line = json.dumps(header, sort_keys=True).encode("utf-8")
-        self._write(self._page_path(page.url), line + b"\n" + page.content)
+        self._write(self._page_path(page.url), (line, b"\n", page.content))  # no copy of a page
 
     def load_metadata(self, key: str) -> bytes | None:
         path = self._metadata_path(key)
@@ -240,7 +244,7 @@ class HttpCache:
     def forget_metadata(self, key: str) -> None:
         self._metadata_path(key).unlink(missing_ok=True)
 
-    def _write(self, path: Path, data: bytes) -> None:
+    def _write(self, path: Path, data: bytes | tuple[bytes, ...]) -> None:
         try:
             atomic_write(path, data, made=self._made)
         except OSError as exc:  # a cache that cannot be written is not an error

@@ -33,12 +33,15 @@ class TargetFacts:
     python_version: Version
     environment: Mapping[str, str]
     _rank: dict[Tag, int] = field(init=False, repr=False, compare=False)
+    # each distinct Requires-Python judged once: a page repeats a few dozen of them
+    _accepts: dict[SpecifierSet, bool] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         rank: dict[Tag, int] = {}
         for index, tag in enumerate(self.tags):
             rank.setdefault(tag, index)
         object.__setattr__(self, "_rank", rank)
+        object.__setattr__(self, "_accepts", {})
 
     def rank(self, artifact: Artifact) -> int | None:
         """The wheel's best tag position (lower is better); None when no tag fits."""
@@ -46,7 +49,13 @@ class TargetFacts:
         return min(ranks) if ranks else None
 
     def python_accepts(self, specifier: SpecifierSet | None) -> bool:
-        return specifier is None or specifier.contains(self.python_version, prereleases=True)
+        if specifier is None:
+            return True
+        known = self._accepts.get(specifier)
+        if known is None:
+            known = specifier.contains(self.python_version, prereleases=True)
+            self._accepts[specifier] = known
+        return known
 
     def describe(self) -> str:
         """E.g. ``Python 3.10, linux-x86_64 tags``."""
@@ -132,8 +141,13 @@ def evaluate_project(
                     fitting.append((rank, artifact))
             elif sdists_considered:
                 fitting.append((0, artifact))
-        usable = [(r, a) for r, a in fitting if facts.python_accepts(a.requires_python)]
-        excluded = [a for _, a in fitting if not facts.python_accepts(a.requires_python)]
+        usable = []
+        excluded = []
+        for rank, artifact in fitting:
+            if facts.python_accepts(artifact.requires_python):
+                usable.append((rank, artifact))
+            else:
+                excluded.append(artifact)
         excluded_by_python = sorted({str(a.requires_python) for a in excluded})
         usable.sort(key=lambda pair: _build_key(pair[1]), reverse=True)
         usable.sort(key=lambda pair: pair[0])

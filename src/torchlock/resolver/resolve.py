@@ -17,7 +17,6 @@ from torchlock.resolver.candidates import (
     TargetFacts,
     VariantNeed,
 )
-from torchlock.resolver.explain import explain_impossible, explain_too_deep
 from torchlock.resolver.finder import Finder
 from torchlock.resolver.markers import applies, target_environment
 from torchlock.resolver.provider import Provider, Reporter
@@ -74,8 +73,12 @@ def resolve(
         result = resolver.resolve(needs, max_rounds=max_rounds)
     except ResolutionImpossible as impossible:
         causes = [(info.requirement, info.parent) for info in impossible.causes]
+        from torchlock.resolver.explain import explain_impossible  # only a failure needs it
+
         raise explain_impossible(causes, provider=provider, reporter=reporter) from None
     except ResolutionTooDeep:
+        from torchlock.resolver.explain import explain_too_deep
+
         raise explain_too_deep(max_rounds, [n.text for n in roots]) from None
 
     chosen = [c for c in result.mapping.values() if isinstance(c, ProjectCandidate)]

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 from torchlock.errors import NoCandidateError
 from torchlock.matrix.load import load_matrix
-from torchlock.matrix.report import summarize_exclusions
 from torchlock.matrix.request import build_request
 from torchlock.matrix.select import Selection, select
 from torchlock.target import DriverVersion, Platform
@@ -62,7 +61,13 @@ def choose_build(inputs: SelectionInputs, *, detect: Detect) -> Selection:
     if not selection.candidates:
         raise NoCandidateError(
             "no torch build fits the request",
-            evidence=summarize_exclusions(selection.excluded),
+            evidence=_summary(selection),
             hint="relax --torch, --variant or --python, or use a newer driver",
         )
     return selection
+
+
+def _summary(selection: Selection) -> list[str]:
+    from torchlock.matrix.report import summarize_exclusions  # only a failure needs it
+
+    return summarize_exclusions(selection.excluded)

@@ -10,9 +10,10 @@ import torchlock
 PACKAGE = Path(torchlock.__file__).resolve().parent
 
 # What each part may import from torchlock (besides itself). errors imports nothing.
-BASE = {"errors", "target", "artifacts"}
+BASE = {"errors", "target", "artifacts", "credentials"}
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
+    "credentials": set(),
     "target": {"errors"},
     "artifacts": {"errors"},
     "pipconfig": {"errors"},

@@ -88,3 +88,26 @@ def test_explicit_spec_and_lock(
     argv = ["check", "--spec", "torchlock.toml", "--lock", str(elsewhere / "pylock.toml")]
     code, _, err = run_cli(argv, capsys)
     assert code == 0, err
+
+
+def test_a_changed_extra_index_makes_the_lock_stale(
+    capsys: pytest.CaptureFixture[str],
+    pypi_index: IndexServer,
+    index_server: IndexServer,
+    tmp_path: Path,
+) -> None:
+    spec = tmp_path / "torchlock.toml"
+    extra = f'extra-index-urls = ["{index_server.index_url()}"]\n'
+    spec.write_text(spec_text(pypi_index, requirements=("idna",)) + extra)
+    code, _, err = run_cli(["solve"], capsys)
+    assert code == 0, err
+    assert f'extra-index-urls = ["{index_server.index_url()}"]' in (
+        tmp_path / "pylock.toml"
+    ).read_text(encoding="utf-8")
+    code, out, err = run_cli(["check"], capsys)
+    assert code == 0, err
+    spec.write_text(spec_text(pypi_index, requirements=("idna",)))
+    code, out, err = run_cli(["check"], capsys)
+    assert code == 1, err
+    assert f'  - extra-index-urls = ["{index_server.index_url()}"]  (lock)' in out
+    assert "  + extra-index-urls = (unset)  (spec)" in out

@@ -22,6 +22,7 @@ import pytest
 from tests.cli.lockhelp import isolate
 from tests.support.cli import run_cli
 from tests.support.fake_index import build_fake_torch_index, build_mirror_index, fake_build
+from tests.support.fixture_index import FixtureIndex
 from tests.support.index_server import IndexServer, serve
 from torchlock.lockfiles import pylock
 
@@ -257,6 +258,28 @@ def test_fallback_walks_to_an_older_variant_and_writes_the_lock_that_passed(
     assert any("--fallback" in reason for reason in lock.selection.reasons)
     prefix = tmp_path / "data" / "torchlock" / "envs" / "demo"
     assert installed(prefix)["torch"] == "2.5.1+cu121"
+
+
+@needs_linux
+def test_fallback_resolves_again_with_the_locks_extra_index(
+    bin_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    old_driver_index: IndexServer,
+    index_tree: FixtureIndex,
+    index_server: IndexServer,
+    tmp_path: Path,
+) -> None:
+    index_tree.add_wheel("simple", "private-helper", "1.0")
+    index_tree.write()
+    extra = ["--with", "private-helper", "--extra-index-url", index_server.index_url()]
+    lock = solve_lock(capsys, old_driver_index, tmp_path / "pylock.toml", *extra)
+    assert lock.inputs.extra_index_urls == (index_server.index_url(),)
+    code, doc, err = create(capsys, "demo", "--lock", "pylock.toml", "--fallback")
+    assert code == 0, err  # the re-solve of the fallback found private-helper again
+    assert [a["variant"] for a in doc["attempts"]] == ["cu124", "cu121"]
+    relocked = pylock.parse((tmp_path / "pylock.toml").read_text(), "pylock.toml")
+    assert relocked.inputs.extra_index_urls == (index_server.index_url(),)
+    assert "private-helper" in {str(p.name) for p in relocked.packages}
 
 
 @needs_linux

@@ -75,3 +75,17 @@ def test_no_driver_means_a_cpu_spec(capsys: pytest.CaptureFixture[str], tmp_path
     spec = specs.load(tmp_path / "torchlock.toml").spec
     assert spec.driver == "none"
     assert spec.gpu_cc == ()
+
+
+def test_index_urls_are_written_without_credentials(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    argv = ["init", *GIVEN, "--index-url", "https://alice:s3cret@mirror.example/simple"]
+    argv += ["--extra-index-url", "https://tok3n@private.example/simple"]
+    code, out, err = run_cli(argv, capsys)
+    assert code == 0, err
+    text = (tmp_path / "torchlock.toml").read_text(encoding="utf-8")
+    assert 'index-url = "https://mirror.example/simple"' in text
+    assert 'extra-index-urls = ["https://private.example/simple"]' in text
+    for word in ("alice", "s3cret", "tok3n"):
+        assert word not in text + out + err

@@ -426,3 +426,21 @@ def test_uv_installs_the_pylock_file(
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert {"torch", "torchvision", "requests", "triton"} <= _installed(python)
+
+
+def test_credentials_in_index_urls_never_reach_the_lock(
+    capsys: pytest.CaptureFixture[str],
+    pypi_index: IndexServer,
+    index_server: IndexServer,
+    tmp_path: Path,
+) -> None:
+    pypi_index.require_auth("alice", "secret")
+    index = pypi_index.index_url().replace("http://", "http://alice:secret@", 1)
+    extra = index_server.index_url().replace("http://", "http://bob:hunter2@", 1)
+    argv = ["solve", *SELECT, "--python", "3.10", "--platform", "linux-64"]
+    argv += ["--index-url", index, "--extra-index-url", extra, "-o", "pylock.toml"]
+    code, out, err = run_cli(argv, capsys)
+    assert code == 0, err
+    text = (tmp_path / "pylock.toml").read_text(encoding="utf-8")
+    for word in ("secret", "hunter2", "alice", "bob"):
+        assert word not in text + out + err

@@ -154,3 +154,47 @@ def test_no_conda_is_a_spec_key_and_an_input() -> None:
     with pytest.raises(LockfileError) as caught:
         specs.parse('no-conda = "yes"\n', "torchlock.toml")
     assert caught.value.place == "no-conda"
+
+
+def test_extra_index_urls_are_a_spec_key_and_an_input() -> None:
+    text = 'python = "3.10"\nextra-index-urls = ["https://private.example/simple"]\n'
+    loaded = specs.parse(text, "torchlock.toml")
+    assert loaded is not None
+    assert loaded.spec.extra_index_urls == ("https://private.example/simple",)
+    assert 'extra-index-urls = ["https://private.example/simple"]' in specs.render(loaded.spec)
+    inputs = specs.lock_inputs(loaded.spec, (), python="3.10", platform="linux-64", driver="auto")
+    assert inputs.document()["extra-index-urls"] == ["https://private.example/simple"]
+    without = specs.lock_inputs(
+        specs.ProjectSpec(python="3.10"), (), python="3.10", platform="linux-64", driver="auto"
+    )
+    assert "extra-index-urls" not in without.document()  # older locks keep their digest
+    assert without.digest != inputs.digest
+    with pytest.raises(LockfileError) as caught:
+        specs.parse('extra-index-urls = "https://private.example/simple"\n', "torchlock.toml")
+    assert caught.value.place == "extra-index-urls"
+
+
+def test_lock_inputs_never_keep_credentials() -> None:
+    secret = specs.ProjectSpec(
+        python="3.10",
+        index_url="https://alice:s3cret@mirror.example/simple",
+        extra_index_urls=("https://tok3n@private.example/simple",),
+        pytorch_index_url="https://bob:pw@mirror.example/whl/{variant}",
+        conda_channels=("conda-forge", "https://carol:pw2@conda.example/channel"),
+    )
+    plain = specs.ProjectSpec(
+        python="3.10",
+        index_url="https://mirror.example/simple",
+        extra_index_urls=("https://private.example/simple",),
+        pytorch_index_url="https://mirror.example/whl/{variant}",
+        conda_channels=("conda-forge", "https://conda.example/channel"),
+    )
+    made = [
+        specs.lock_inputs(s, (), python="3.10", platform="linux-64", driver="auto")
+        for s in (secret, plain)
+    ]
+    assert made[0] == made[1]
+    assert made[0].digest == made[1].digest
+    text = str(made[0].document())
+    for word in ("alice", "s3cret", "tok3n", "bob", "carol", "pw"):
+        assert word not in text

@@ -41,6 +41,13 @@ from torchlock.target import Platform
     help="Lock the pyproject's [project].dependencies too.",
 )
 @click.option("--index-url", metavar="URL", help="Default index (else pip's configured one).")
+@click.option(
+    "--extra-index-url",
+    "extra_index_urls",
+    multiple=True,
+    metavar="URL",
+    help="An index asked only for projects the default index lacks (repeatable).",
+)
 @click.option("--mirror", metavar="NAME", help="A named mirror.")
 @click.option("--conda-channel", multiple=True, metavar="NAME", help="Conda channel.")
 @click.option(
@@ -59,6 +66,7 @@ def init(
     with_reqs: tuple[str, ...],
     project_dependencies: bool,
     index_url: str | None,
+    extra_index_urls: tuple[str, ...],
     mirror: str | None,
     conda_channel: tuple[str, ...],
     lock_name: str | None,
@@ -66,8 +74,10 @@ def init(
 ) -> None:
     """Write a project spec from this host: its Python, platform, driver and GPUs.
 
-    Refuses to replace an existing spec without --force.
+    Refuses to replace an existing spec without --force. Credentials in index URLs are
+    left out (a spec is meant for the repository): keep them in ~/.netrc.
     """
+    from torchlock.credentials import without_credentials
     from torchlock.lockfiles import spec as specs
     from torchlock.lockfiles.files import write_atomic
 
@@ -109,9 +119,10 @@ def init(
         gpu_cc=tuple(cc),
         requirements=tuple(requirements),
         project_dependencies=project_dependencies,
-        index_url=index_url,
+        index_url=None if index_url is None else without_credentials(index_url),
+        extra_index_urls=tuple(map(without_credentials, extra_index_urls)),
         mirror=mirror,
-        conda_channels=conda_channel,
+        conda_channels=tuple(map(without_credentials, conda_channel)),
         lock=lock_name,
     )
     # parse what is written, so that init never writes a spec solve would refuse

@@ -185,6 +185,7 @@ def solve_command(
             platforms=platforms,
             requirements=tuple(requirements),
             index_url=index_url,
+            extra_index_urls=extra_index_urls,
             mirror=mirror,
             torch_index=torch_index,
             pytorch_index_url=pytorch_index_url,
@@ -199,7 +200,7 @@ def solve_command(
     lock_path = _lock_path(output, loaded)
     settings = _index_settings(
         index_url=wanted.index_url,
-        extra_index_urls=extra_index_urls,
+        extra_index_urls=wanted.extra_index_urls,
         mirror=wanted.mirror,
         torch_index=TorchIndex(wanted.torch_index or "auto"),
         pytorch_index_url=wanted.pytorch_index_url,

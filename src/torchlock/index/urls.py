@@ -2,38 +2,14 @@
 
 from __future__ import annotations
 
-import re
-from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
+from urllib.parse import SplitResult, urlsplit
 
+from torchlock.credentials import REDACTED as REDACTED
+from torchlock.credentials import redact as redact
+from torchlock.credentials import split_credentials as split_credentials
 from torchlock.errors import PackageIndexError
 
-REDACTED = "***"
-
-# scheme://user:secret@host  or  scheme://token@host (anywhere inside a longer text)
-_USERINFO_RE = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/?#@\s]+)@")
-
-
-def _redact_match(match: re.Match[str]) -> str:
-    user, sep, _ = match.group("userinfo").partition(":")
-    if sep:
-        return f"{match.group('scheme')}{user}:{REDACTED}@"
-    return f"{match.group('scheme')}{REDACTED}@"  # a lone token is the secret itself
-
-
-def redact(text: str) -> str:
-    """``text`` with the password (or lone token) of every URL in it replaced by ``***``."""
-    return _USERINFO_RE.sub(_redact_match, text)
-
-
-def split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
-    """(the URL without userinfo, (user, password) or None); both parts percent-decoded."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url, None
-    userinfo, _, hostport = parts.netloc.rpartition("@")
-    user, _, password = userinfo.partition(":")
-    clean = urlunsplit(parts._replace(netloc=hostport))
-    return clean, (unquote(user), unquote(password))
+# the URL credential helpers live in torchlock.credentials (the lock model needs them too)
 
 
 def origin(url: str) -> str:

@@ -15,6 +15,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
+from torchlock.credentials import without_credentials
 from torchlock.errors import InputError
 from torchlock.target import OS, Arch, Platform
 
@@ -137,7 +138,9 @@ class LockInputs:
     """What the lock was solved from, as declared (the spec with flags over it).
 
     Detected facts (the driver found on a host) are not inputs: they are in
-    :class:`LockSelection`. The digest covers exactly these fields.
+    :class:`LockSelection`. The digest covers exactly these fields. URLs are kept without
+    their credentials (a lock is checked into a repository): they are left out here, so a
+    lock can never carry them and a spec with a token digests like one without.
     """
 
     python: str
@@ -149,11 +152,25 @@ class LockInputs:
     gpu_cc: tuple[str, ...] = ()
     requirements: tuple[Requirement, ...] = ()
     index_url: str | None = None
+    extra_index_urls: tuple[str, ...] = ()  # asked, in order, for what the default lacks
     mirror: str | None = None
     torch_index: str = "auto"
     pytorch_index_url: str | None = None
     conda_channels: tuple[str, ...] = ()  # names or URLs; empty: conda-forge
     no_conda: bool = False  # the lock carries no conda base (--no-conda)
+
+    def __post_init__(self) -> None:
+        def clean(url: str | None) -> str | None:
+            return None if url is None else without_credentials(url)
+
+        object.__setattr__(self, "index_url", clean(self.index_url))
+        object.__setattr__(self, "pytorch_index_url", clean(self.pytorch_index_url))
+        object.__setattr__(
+            self, "extra_index_urls", tuple(map(without_credentials, self.extra_index_urls))
+        )
+        object.__setattr__(
+            self, "conda_channels", tuple(map(without_credentials, self.conda_channels))
+        )
 
     def document(self) -> dict[str, Any]:
         """The canonical form: TOML keys, requirements sorted, absent values left out."""
@@ -167,6 +184,8 @@ class LockInputs:
             "gpu-cc": list(self.gpu_cc),
             "requirements": sorted(str(r) for r in self.requirements),
             "index-url": self.index_url,
+            # left out when empty, so locks solved before this key existed keep their digest
+            "extra-index-urls": list(self.extra_index_urls) or None,
             "mirror": self.mirror,
             "torch-index": self.torch_index,
             "pytorch-index-url": self.pytorch_index_url,

@@ -383,6 +383,7 @@ def _inputs(reader: _Reader, table: dict[str, Any]) -> LockInputs:
         gpu_cc=reader.strings(table, "gpu-cc", where),
         requirements=requirements,
         index_url=reader.optional(table, "index-url", str, where),
+        extra_index_urls=reader.strings(table, "extra-index-urls", where),
         mirror=reader.optional(table, "mirror", str, where),
         torch_index=reader.get(table, "torch-index", str, where),
         pytorch_index_url=reader.optional(table, "pytorch-index-url", str, where),

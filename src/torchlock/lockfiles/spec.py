@@ -36,7 +36,7 @@ _STRINGS = (
     "pytorch-index-url",
     "lock",
 )
-_LISTS = ("gpu-cc", "platforms", "requirements", "conda-channels")
+_LISTS = ("gpu-cc", "platforms", "requirements", "extra-index-urls", "conda-channels")
 _FLAGS = ("project-dependencies", "no-conda")
 KEYS = frozenset((*_STRINGS, *_LISTS, *_FLAGS))
 
@@ -55,6 +55,7 @@ class ProjectSpec:
     requirements: tuple[Requirement, ...] = ()
     project_dependencies: bool = False  # add [project].dependencies of pyproject.toml
     index_url: str | None = None
+    extra_index_urls: tuple[str, ...] = ()  # asked, in order, for what the default lacks
     mirror: str | None = None
     torch_index: str | None = None
     pytorch_index_url: str | None = None
@@ -79,6 +80,7 @@ class ProjectSpec:
             "requirements": [str(r) for r in self.requirements] or None,
             "project-dependencies": self.project_dependencies or None,
             "index-url": self.index_url,
+            "extra-index-urls": list(self.extra_index_urls) or None,
             "mirror": self.mirror,
             "torch-index": self.torch_index,
             "pytorch-index-url": self.pytorch_index_url,
@@ -345,6 +347,7 @@ def lock_inputs(
         gpu_cc=spec.gpu_cc,
         requirements=requirements,
         index_url=spec.index_url,
+        extra_index_urls=spec.extra_index_urls,
         mirror=spec.mirror,
         torch_index=spec.torch_index or "auto",
         pytorch_index_url=spec.pytorch_index_url,

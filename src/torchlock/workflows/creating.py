@@ -281,6 +281,7 @@ def resolve_build(
     settings = IndexSettings(
         default_index=inputs.index_url or target.default_index,
         default_index_source="the lock",
+        extra_index_urls=inputs.extra_index_urls,
         torch_index=TorchIndex(inputs.torch_index),
         pytorch_index_url=inputs.pytorch_index_url,
         mirror=inputs.mirror,

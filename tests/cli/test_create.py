@@ -283,6 +283,40 @@ def test_fallback_resolves_again_with_the_locks_extra_index(
 
 
 @needs_linux
+def test_fallback_candidates_that_do_not_solve_do_not_use_up_the_builds(
+    bin_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    from torchlock.workflows import creating
+
+    builds = {
+        ("2.5.1", "cu124"): fake_build(
+            "2.5.1", "cu124", cuda_available=False, availability_warning=TOO_OLD
+        ),
+        ("2.5.1", "cu121"): fake_build("2.5.1", "cu121"),
+        ("2.5.1", "cu118"): fake_build("2.5.1", "cu118"),
+    }
+    tree = build_fake_torch_index(tmp_path / "index", builds)
+    server = serve(tree.root, tree)
+    try:
+        solve_lock(capsys, server, tmp_path / "pylock.toml")
+        del tree.projects["whl/cu121"]["torchvision"]  # cu121 no longer solves
+        shutil.rmtree(tree.root / "whl" / "cu121" / "torchvision")
+        tree.write()
+        monkeypatch.setenv("TORCHLOCK_CACHE_DIR", str(tmp_path / "fresh-cache"))
+        monkeypatch.setattr(creating, "FALLBACK_LIMIT", 2)  # the failed build and one more
+        code, doc, err = create(capsys, "demo", "--lock", "pylock.toml", "--fallback")
+    finally:
+        server.stop()
+    assert code == 0, err
+    attempts = [(a["variant"], a["ok"]) for a in doc["attempts"]]
+    assert attempts == [("cu124", False), ("cu121", False), ("cu118", True)]
+    assert "could not solve" in doc["attempts"][1]["abandoned"]
+
+
+@needs_linux
 def test_existing_environment_needs_force_and_survives_a_failed_replacement(
     bin_dir: Path,
     capsys: pytest.CaptureFixture[str],

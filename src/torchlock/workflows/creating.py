@@ -24,7 +24,10 @@ if TYPE_CHECKING:
 
 # --- create ------------------------------------------------------------------------------
 
-FALLBACK_LIMIT = 8  # builds `create --fallback` tries at most (each one downloads torch)
+FALLBACK_LIMIT = 8  # builds `create --fallback` builds at most (each one downloads torch)
+# candidates it may find unsolvable on the way (each costs a resolution, from the cache
+# mostly, and no download)
+UNSOLVABLE_LIMIT = 32
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -406,7 +409,9 @@ def create_environment(
         if queue is None:
             queue = fallback_builds(lock, inputs.platform, detect=detect)
         current = None
-        while queue and len(attempts) < FALLBACK_LIMIT:
+        built_count = sum(1 for a in attempts if a.report is not None)
+        unsolvable = len(attempts) - built_count
+        while queue and built_count < FALLBACK_LIMIT and unsolvable < UNSOLVABLE_LIMIT:
             next_torch, next_variant = queue.pop(0)
             try:
                 current = resolve_build(
@@ -431,4 +436,5 @@ def create_environment(
                 )
                 attempts.append(skipped)
                 on_attempt(skipped)
+                unsolvable += 1
     raise CreateFailed(tuple(attempts), final)

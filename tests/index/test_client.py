@@ -381,6 +381,16 @@ def test_trusted_host_is_allowed(make_client: MakeClient) -> None:
     assert str(caught.value).startswith("cannot fetch http://index.invalid/simple/demo/")
 
 
+def test_each_host_and_port_is_checked_on_its_own(make_client: MakeClient) -> None:
+    client = make_client("http://index.invalid:8080/simple", trusted_hosts=["index.invalid:8080"])
+    for _ in range(2):  # allowed both times (the second from what the first check found)
+        with pytest.raises(PackageIndexError, match=r"^cannot fetch http://index\.invalid:8080/"):
+            client.artifacts(canonicalize_name("demo"))
+    for _ in range(2):  # the same host on another port is still refused, every time
+        with pytest.raises(PackageIndexError, match=r"^refusing plain-http package index"):
+            client._send("http://index.invalid/files/demo-1.0.tar.gz", {})
+
+
 # --- routing, find-links, concurrency -------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ from torchlock.index.pages import (
     page_kind,
     parse_page,
     parse_requires_python,
+    wheel_filter,
 )
 
 PAGE = "https://index.example/simple/torch/"
@@ -216,3 +217,18 @@ def test_requires_python_strings_are_parsed_once() -> None:
     assert first is parse_requires_python(">=3.8, !=3.9.1")
     assert parse_requires_python("not a specifier") is None
     assert parse_requires_python("  ") is None
+
+
+def test_wheel_filter_judges_by_the_tag_triple() -> None:
+    accept = wheel_filter([Tag("cp310", "cp310", "manylinux1_x86_64"), Tag("py3", "none", "any")])
+    assert accept("torch-2.1.2-cp310-cp310-manylinux1_x86_64.whl")
+    assert accept("torch-2.1.3-cp310-cp310-manylinux1_x86_64.whl")  # the same triple again
+    assert accept("six-1.16.0-py2.py3-none-any.whl")  # a compressed tag set
+    assert accept("numpy-2.0-cp310-cp310-manylinux_2_17_x86_64.manylinux1_x86_64.whl")
+    assert not accept("torch-2.1.2-cp311-cp311-manylinux1_x86_64.whl")
+    assert not accept("torch-2.1.2-cp310-cp310-win_amd64.whl")
+    assert not accept("pkg-py3-none.whl")  # too few parts to hold a tag triple
+    assert not accept("pkg.whl")
+    assert accept("pkg-1.0.tar.gz")
+    assert accept("pkg-1.0.zip")
+    assert not accept("pkg-1.0.exe")

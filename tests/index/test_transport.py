@@ -232,6 +232,39 @@ def test_reader_that_stops_early_does_not_poison_the_pool(
     assert session.get(f"{server.url}/s")[1] == b"s"
 
 
+def test_read_takes_a_body_larger_than_one_read(make_server: MakeServer, session: Session) -> None:
+    body = bytes(range(256)) * (transport.WHOLE_CHUNK // 100)  # about 2.5 reads
+    server = make_server({"/big": lambda h: send(h, 200, body)})
+    assert session.get(f"{server.url}/big")[1] == body
+    with session.stream(f"{server.url}/big") as response:
+        pieces = list(response.iter_bytes())
+    assert b"".join(pieces) == body
+    assert max(len(p) for p in pieces) <= transport.CHUNK
+    assert server.connections == 1
+
+
+def test_a_read_timeout_for_one_request_does_not_stay_with_the_connection(
+    make_server: MakeServer,
+) -> None:
+    server = make_server({"*": lambda h: send(h, 200, b"ok")})
+    with Session(read_timeout=5.0, proxies={}) as session:
+        with session.stream(f"{server.url}/a", read_timeout=1.0) as response:
+            assert response.read() == b"ok"
+        (conn,) = next(iter(session._idle.values()))
+        assert conn.sock is not None
+        assert conn.sock.gettimeout() == 5.0
+        assert session.get(f"{server.url}/b")[1] == b"ok"
+        assert server.connections == 1
+
+
+def test_a_bad_url_is_refused_every_time(session: Session) -> None:
+    for _ in range(2):
+        with pytest.raises(transport.UnsupportedURL, match="no host"):
+            session.get("http:///simple/")
+        with pytest.raises(transport.UnsupportedURL, match="invalid port"):
+            session.get("http://127.0.0.1:99999/simple/")
+
+
 def test_http_request_through_a_proxy_uses_the_absolute_form(make_server: MakeServer) -> None:
     proxy = make_server({"*": lambda h: send(h, 200, b"via proxy")})
     proxies = {"http": f"http://me:pw@127.0.0.1:{proxy.port}"}

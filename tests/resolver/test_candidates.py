@@ -177,3 +177,23 @@ def test_an_unevaluable_marker_is_a_resolution_error() -> None:
     environment = target_environment(LINUX_310.environment)
     with pytest.raises(ResolutionError, match=r"marker of pkg 1\.0: platform_release ~= "):
         applies(Marker('platform_release ~= "abc"'), environment, owner="pkg 1.0")
+
+
+def test_a_tag_set_is_ranked_once_and_the_same_for_every_wheel_that_has_it() -> None:
+    facts = _facts()
+    name = canonicalize_name("pkg")
+    first, second, other = artifacts_of(
+        name,
+        [
+            dist("1.0", wheels=(LINUX_CP310,)),
+            dist("1.1", wheels=(LINUX_CP310,)),
+            dist("1.2", wheels=(WIN_CP310,)),
+        ],
+    )
+    rank = facts.rank(first)
+    assert rank is not None
+    assert facts.rank(second) == rank
+    assert facts.rank(first) == rank  # remembered
+    assert facts.rank(other) is None
+    assert facts.rank(other) is None
+    assert facts.rank(first) == min(facts.tags.index(t) for t in first.tags if t in facts.tags)

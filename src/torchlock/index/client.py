@@ -255,6 +255,10 @@ class IndexClient:
         self._metadata: dict[str, _Cell[CoreMetadata]] = {}
         self._executor: _Workers | None = None
         self._credentials: dict[str, tuple[str, str] | None] = {}
+        # per (scheme, netloc) of the URLs asked: what check_index_url allowed, and the
+        # credentials found (a solve sends dozens of requests to one or two hosts)
+        self._allowed: set[tuple[str, str]] = set()
+        self._site_credentials: dict[tuple[str, str], tuple[str, str] | None] = {}
         self._clean: dict[str, str] = {}
         for url in (routing.default_index, *routing.indexes.values(), *routing.extra_indexes):
             clean, credentials = split_credentials(url)
@@ -382,7 +386,7 @@ class IndexClient:
         self, index: str, project: NormalizedName, *, flat: bool = False
     ) -> tuple[Artifact, ...]:
         url = index if flat else f"{index.rstrip('/')}/{project}/"
-        check_index_url(url, self._trusted)
+        self._check(url)
         cached = self._cache.load_page(url) if self._cache is not None else None
         now = self._clock()
         if cached is not None and (self._offline or cached.is_fresh(now)):
@@ -629,7 +633,7 @@ class IndexClient:
         self, url: str, headers: Mapping[str, str], *, sink: IO[bytes] | None = None
     ) -> _Reply:
         """GET ``url`` with retries; a 200 body goes to ``sink`` when one is given."""
-        check_index_url(url, self._trusted)  # before any connection is made
+        self._check(url)  # before any connection is made
         from torchlock.index import transport
 
         http = self._client()
@@ -649,7 +653,8 @@ class IndexClient:
                 with http.stream(url, headers, auth=auth) as response:
                     self._count(requests=1)
                     status = response.status
-                    log.debug("GET %s -> %d", redact(url), status)
+                    if log.isEnabledFor(logging.DEBUG):
+                        log.debug("GET %s -> %d", redact(url), status)
                     if status == 429 or status >= 500:
                         problem = f"HTTP {status} {response.reason}".strip()
                         retry_after = response.headers.get("retry-after")
@@ -731,7 +736,26 @@ class IndexClient:
                 )
             return self._http
 
+    def _check(self, url: str) -> None:
+        """check_index_url (PackageIndexError when ``url`` must not be fetched)."""
+        parts = urlsplit(url)  # remembered by urllib
+        site = (parts.scheme, parts.netloc)  # all that check_index_url looks at
+        if site not in self._allowed:
+            check_index_url(url, self._trusted)
+            self._allowed.add(site)
+
     def _auth_for(self, url: str) -> tuple[str, str] | None:
+        parts = urlsplit(url)
+        site = (parts.scheme, parts.netloc)  # all that the credentials depend on
+        try:
+            return self._site_credentials[site]
+        except KeyError:
+            pass
+        found = self._credentials_for(url)
+        self._site_credentials[site] = found
+        return found
+
+    def _credentials_for(self, url: str) -> tuple[str, str] | None:
         key = origin(url)
         with self._lock:
             if key in self._credentials:

@@ -305,23 +305,25 @@ FilenameFilter = Callable[[str], bool]
 def wheel_filter(tags: Iterable[Tag]) -> FilenameFilter:
     """Keep sdists and the wheels with a tag in ``tags``; judged from the file name alone."""
     accepted = frozenset(str(tag) for tag in tags)
-    known: dict[str, bool] = {}  # a page repeats the same few tag triples hundreds of times
+    # a page repeats the same few tag triples hundreds of times: each is judged once, keyed
+    # by the three pieces rsplit gives (the platforms keep ".whl": no string is built)
+    known: dict[tuple[str, str, str], bool] = {}
 
     def accept(filename: str) -> bool:
         if not filename.endswith(".whl"):
             return filename.endswith((".tar.gz", ".zip"))
-        parts = filename[:-4].rsplit("-", 3)
-        if len(parts) != 4:
+        try:
+            _, interpreters, abis, platforms_whl = filename.rsplit("-", 3)
+        except ValueError:  # fewer than three dashes
             return False
-        triple = parts[1] + "-" + parts[2] + "-" + parts[3]
-        verdict = known.get(triple)
+        key = (interpreters, abis, platforms_whl)
+        verdict = known.get(key)
         if verdict is None:
-            interpreters, abis, platforms = parts[1], parts[2], parts[3]
-            verdict = known[triple] = any(
+            verdict = known[key] = any(
                 f"{i}-{a}-{p}" in accepted
                 for i in interpreters.split(".")
                 for a in abis.split(".")
-                for p in platforms.split(".")
+                for p in platforms_whl[:-4].split(".")
             )
         return verdict
 

@@ -26,14 +26,15 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import SplitResult, unquote, urljoin, urlsplit
 
 if TYPE_CHECKING:
     import ssl
 
 Key = tuple[str, str, int, "Proxy | None"]  # scheme, host, port, proxy: one pool each
 
-CHUNK = 1 << 16
+CHUNK = 1 << 16  # what iter_bytes reads at a time
+WHOLE_CHUNK = 1 << 20  # what read() does: a project page in one read, a fraction of the CPU
 MAX_REDIRECTS = 10
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -88,11 +89,11 @@ class Response:
             else None
         )
 
-    def iter_bytes(self) -> Iterator[bytes]:
-        """The body, decoded, in pieces."""
+    def iter_bytes(self, chunk_size: int = CHUNK) -> Iterator[bytes]:
+        """The body, decoded, in pieces (of at most ``chunk_size`` bytes as received)."""
         try:
             while True:
-                block = self._raw.read(CHUNK)
+                block = self._raw.read(chunk_size)
                 if not block:
                     break
                 if self._decoder is not None:
@@ -115,7 +116,7 @@ class Response:
 
     def read(self) -> bytes:
         """The whole body, decoded."""
-        return b"".join(self.iter_bytes())
+        return b"".join(self.iter_bytes(WHOLE_CHUNK))
 
 
 class Session:
@@ -139,8 +140,10 @@ class Session:
         self._max_idle = max_idle
         self._lock = threading.Lock()
         self._idle: dict[Key, list[http.client.HTTPConnection]] = {}
+        self._keys: dict[tuple[str, str], Key] = {}  # (scheme, netloc) of a URL -> its pool
         self._tls: ssl.SSLContext | None = None
         self._closed = False
+        self._user_agent = _user_agent()
 
     @contextmanager
     def stream(
@@ -158,16 +161,16 @@ class Session:
         """
         sent = dict(headers or {})
         sent.setdefault("Accept-Encoding", "gzip, deflate")
-        sent.setdefault("User-Agent", _user_agent())
-        first = _origin(url)
+        sent.setdefault("User-Agent", self._user_agent)
+        first = _origin(url) if auth is not None else None
         for _ in range(MAX_REDIRECTS + 1):
             these = dict(sent)
             if auth is not None and _origin(url) == first:
                 these["Authorization"] = _basic(*auth)
             conn, key, raw = self._request(url, these, read_timeout)
             response = Response(raw, url)
-            location = raw.headers.get("location")
-            if raw.status in REDIRECTS and location:
+            location = raw.headers.get("location") if raw.status in REDIRECTS else None
+            if location:
                 raw.read()  # drain, so the connection can be reused
                 self._release(key, conn, raw)
                 url = urljoin(url, location)
@@ -208,18 +211,8 @@ class Session:
         self, url: str, headers: dict[str, str], read_timeout: float | None
     ) -> tuple[http.client.HTTPConnection, Key, http.client.HTTPResponse]:
         parts = urlsplit(url)
-        scheme = parts.scheme.lower()
-        if scheme not in ("http", "https"):
-            raise UnsupportedURL(f"unsupported URL scheme {parts.scheme!r} (http or https only)")
-        host = parts.hostname
-        if not host:
-            raise UnsupportedURL("the URL has no host")
-        try:
-            port = parts.port or (443 if scheme == "https" else 80)
-        except ValueError:
-            raise UnsupportedURL("the URL has an invalid port") from None
-        proxy = self._proxy_for(scheme, host)
-        key = (scheme, host, port, proxy)
+        key = self._pool_key(parts)
+        scheme, _, _, proxy = key
         target = parts.path or "/"
         if parts.query:
             target += "?" + parts.query
@@ -247,6 +240,25 @@ class Session:
                 conn.close()
                 raise ProtocolError(_describe(exc)) from None
             return conn, key, raw
+
+    def _pool_key(self, parts: SplitResult) -> Key:
+        """The pool of a URL's scheme and host part; remembered, as the proxies are fixed."""
+        site = (parts.scheme, parts.netloc)
+        key = self._keys.get(site)
+        if key is not None:
+            return key
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https"):
+            raise UnsupportedURL(f"unsupported URL scheme {parts.scheme!r} (http or https only)")
+        host = parts.hostname
+        if not host:
+            raise UnsupportedURL("the URL has no host")
+        try:
+            port = parts.port or (443 if scheme == "https" else 80)
+        except ValueError:
+            raise UnsupportedURL("the URL has an invalid port") from None
+        key = self._keys[site] = (scheme, host, port, self._proxy_for(scheme, host))
+        return key
 
     def _checkout(self, key: Key) -> tuple[http.client.HTTPConnection, bool]:
         with self._lock:
@@ -301,7 +313,8 @@ class Session:
         if raw.will_close or conn.sock is None:
             conn.close()
             return
-        conn.sock.settimeout(self._read_timeout)
+        if conn.sock.gettimeout() != self._read_timeout:  # a system call: only when changed
+            conn.sock.settimeout(self._read_timeout)
         with self._lock:
             if not self._closed:
                 pool = self._idle.setdefault(key, [])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter, itemgetter
 
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
@@ -33,6 +34,8 @@ class TargetFacts:
     python_version: Version
     environment: Mapping[str, str]
     _rank: dict[Tag, int] = field(init=False, repr=False, compare=False)
+    # each distinct tag set ranked once: the pages share one frozenset per tag triple
+    _ranks: dict[frozenset[Tag], int | None] = field(init=False, repr=False, compare=False)
     # each distinct Requires-Python judged once: a page repeats a few dozen of them
     _accepts: dict[SpecifierSet, bool] = field(init=False, repr=False, compare=False)
 
@@ -41,12 +44,20 @@ class TargetFacts:
         for index, tag in enumerate(self.tags):
             rank.setdefault(tag, index)
         object.__setattr__(self, "_rank", rank)
+        object.__setattr__(self, "_ranks", {})
         object.__setattr__(self, "_accepts", {})
 
     def rank(self, artifact: Artifact) -> int | None:
         """The wheel's best tag position (lower is better); None when no tag fits."""
-        ranks = [self._rank[tag] for tag in artifact.tags if tag in self._rank]
-        return min(ranks) if ranks else None
+        tags = artifact.tags
+        try:
+            return self._ranks[tags]
+        except KeyError:
+            pass
+        ranks = [self._rank[tag] for tag in tags if tag in self._rank]
+        found = min(ranks) if ranks else None
+        self._ranks[tags] = found
+        return found
 
     def python_accepts(self, specifier: SpecifierSet | None) -> bool:
         if specifier is None:
@@ -125,7 +136,7 @@ def evaluate_project(
     breaks the remaining ties, so the input order never matters. Sdists count only when
     the project lists no wheel at all.
     """
-    files = sorted(artifacts, key=lambda a: a.filename)
+    files = sorted(artifacts, key=attrgetter("filename"))
     sdists_considered = not any(a.kind is ArtifactKind.WHEEL for a in files)
     by_version: dict[Version, list[Artifact]] = {}
     for artifact in files:
@@ -133,29 +144,29 @@ def evaluate_project(
 
     releases = []
     for version in sorted(by_version, reverse=True):
-        fitting: list[tuple[int, Artifact]] = []
+        usable: list[tuple[int, Artifact]] = []
+        excluded: set[str] = set()  # the Requires-Python of fitting files it excludes
         for artifact in by_version[version]:
             if artifact.kind is ArtifactKind.WHEEL:
                 rank = facts.rank(artifact)
-                if rank is not None:
-                    fitting.append((rank, artifact))
+                if rank is None:
+                    continue
             elif sdists_considered:
-                fitting.append((0, artifact))
-        usable = []
-        excluded = []
-        for rank, artifact in fitting:
+                rank = 0
+            else:
+                continue
             if facts.python_accepts(artifact.requires_python):
                 usable.append((rank, artifact))
             else:
-                excluded.append(artifact)
-        excluded_by_python = sorted({str(a.requires_python) for a in excluded})
-        usable.sort(key=lambda pair: _build_key(pair[1]), reverse=True)
-        usable.sort(key=lambda pair: pair[0])
+                excluded.add(str(artifact.requires_python))
+        if len(usable) > 1:  # by rank, then highest build tag, then file name (stable sorts)
+            usable.sort(key=lambda pair: _build_key(pair[1]), reverse=True)
+            usable.sort(key=itemgetter(0))
         releases.append(
             Release(
                 version=version,
                 usable=tuple(a for _, a in usable),
-                requires_python=tuple(SpecifierSet(s) for s in excluded_by_python),
+                requires_python=tuple(SpecifierSet(s) for s in sorted(excluded)),
             )
         )
     return ProjectReleases(
@@ -322,18 +333,21 @@ def candidates(
     prereleases = any(n.allows_prereleases for n in needs)
     found = []
     for release in releases.releases:
-        if not all(n.admits(release.version, prereleases=prereleases) for n in needs):
-            continue
-        files = release.files(pinned=any(n.pins(release.version) for n in needs))
-        if files:
-            found.append(
-                ProjectCandidate(
-                    project=releases.project,
-                    version=release.version,
-                    extras=extras,
-                    artifacts=files,
+        version = release.version
+        for need in needs:  # a loop, not all(...): this runs for every release of a project
+            if not need.admits(version, prereleases=prereleases):
+                break
+        else:
+            files = release.files(pinned=any(n.pins(version) for n in needs))
+            if files:
+                found.append(
+                    ProjectCandidate(
+                        project=releases.project,
+                        version=version,
+                        extras=extras,
+                        artifacts=files,
+                    )
                 )
-            )
     if variant is not None:
         found.sort(key=lambda c: c.variant != variant)
     return found

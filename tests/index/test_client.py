@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
-from packaging.utils import canonicalize_name
+from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from tests.support.fixture_index import FixtureIndex
@@ -513,6 +513,37 @@ def test_prefetch_errors_surface_on_ask(
     client.prefetch([canonicalize_name("demo")])
     with pytest.raises(PackageIndexError, match="HTTP 405"):
         client.artifacts(canonicalize_name("demo"))
+
+
+def test_a_read_ahead_that_outlives_the_client_starts_nothing(
+    pypi_index: IndexServer, make_client: MakeClient
+) -> None:
+    import threading
+
+    client = make_client(pypi_index.index_url())
+    closing = threading.Event()
+    late: list[str] = []
+
+    def pick(project: NormalizedName, artifacts: Sequence[Artifact]) -> Artifact | None:
+        # a read-ahead still walking the closure while the client closes (as when a
+        # resolution fails with prefetches under way)
+        closing.wait(5)
+        client.prefetch([canonicalize_name("idna")], pick=lambda *_: None)
+        late.append(project)
+        return None
+
+    client.prefetch([canonicalize_name("requests")], pick=pick)
+    closer = threading.Thread(target=client.close)
+    closer.start()
+    while not client._closed:  # close() has begun and waits for the running job
+        pass
+    closing.set()
+    closer.join(10)
+    assert not closer.is_alive()
+    assert late == ["requests"]
+    assert pypi_index.requests("/simple/idna/") == []  # no request after close began
+    with pytest.raises(PackageIndexError, match="closed"):  # an error, not a hang
+        client.artifacts(canonicalize_name("idna"))
 
 
 # --- the HTTP cache ---------------------------------------------------------------------------

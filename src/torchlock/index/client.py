@@ -254,6 +254,7 @@ class IndexClient:
         self._pages: dict[NormalizedName, _Cell[tuple[Artifact, ...]]] = {}
         self._metadata: dict[str, _Cell[CoreMetadata]] = {}
         self._executor: _Workers | None = None
+        self._closed = False
         self._credentials: dict[str, tuple[str, str] | None] = {}
         # per (scheme, netloc) of the URLs asked: what check_index_url allowed, and the
         # credentials found (a solve sends dozens of requests to one or two hosts)
@@ -333,7 +334,9 @@ class IndexClient:
                 if created:
                     cell.run(lambda: self._read_metadata(chosen))
 
-        self._pool().submit(read_ahead)
+        pool = self._pool()
+        if pool is not None:
+            pool.submit(read_ahead)
 
     def prefetch_metadata(self, artifacts: Iterable[Artifact]) -> None:
         """Start reading these files' metadata in the thread pool."""
@@ -343,8 +346,14 @@ class IndexClient:
                 self._submit(cell, lambda a=artifact: self._read_metadata(a))  # type: ignore[misc]
 
     def close(self) -> None:
+        """Wait for the work already started, then release the threads and connections.
+
+        A prefetch that arrives while closing (a read-ahead job still walking the closure)
+        starts nothing: no thread, no request, outlives the client.
+        """
         with self._lock:
             executor, self._executor = self._executor, None
+            self._closed = True
         if executor is not None:
             executor.shutdown()
         if self._own_http and self._http is not None:
@@ -799,10 +808,17 @@ class IndexClient:
             return cell, True
 
     def _submit(self, cell: _Cell[Any], compute: Callable[[], Any]) -> None:
-        self._pool().submit(lambda: cell.run(compute))
+        pool = self._pool()
+        if pool is not None:
+            pool.submit(lambda: cell.run(compute))
+        else:  # closing: whoever waits for this cell gets an error, never a hang
+            cell.run(_closed)
 
-    def _pool(self) -> _Workers:
+    def _pool(self) -> _Workers | None:
+        """The worker threads, started on first use; None once the client is closing."""
         with self._lock:
+            if self._closed:
+                return None
             if self._executor is None:
                 self._executor = _Workers(self._workers)
             return self._executor
@@ -811,6 +827,10 @@ class IndexClient:
         with self._stats_lock:
             for name, amount in amounts.items():
                 setattr(self.stats, name, getattr(self.stats, name) + amount)
+
+
+def _closed() -> Any:
+    raise PackageIndexError("the index client was closed before this was fetched")
 
 
 def pick_metadata_artifact(artifacts: Sequence[Artifact]) -> Artifact | None:

@@ -270,3 +270,12 @@ def test_pip_default_index_has_the_shape_of_a_simple_index() -> None:
     assert url is not None
     assert url.startswith("https://")
     assert url.rstrip("/").endswith("/simple")
+
+
+def test_cert_from_a_file_and_from_the_environment() -> None:
+    files = {USER: _ini("global", cert="~/corp/ca-bundle.pem")}
+    settings = _settings(files)
+    assert settings.cert == f"{HOME}/corp/ca-bundle.pem"
+    assert settings.source_of("cert") == f"{USER} [global] cert"
+    assert _settings(files, {"PIP_CERT": "/etc/corp.pem"}).cert == "/etc/corp.pem"
+    assert _settings({}).cert is None

@@ -46,7 +46,7 @@ _DEVNULL = {"Windows": "nul"}
 _SECTIONS = ("global", "install")
 _ENV_SOURCE = ":env:"
 _LIST_KEYS = ("extra-index-url", "find-links", "trusted-host")
-_KEYS = ("index-url", "no-index", *_LIST_KEYS)
+_KEYS = ("index-url", "no-index", "cert", *_LIST_KEYS)
 _TRUE = {"y", "yes", "t", "true", "on", "1"}
 _FALSE = {"n", "no", "f", "false", "off", "0"}
 _USERINFO = re.compile(r"(?<=://)[^/@\s]*@")
@@ -61,6 +61,7 @@ class PipSettings:
     find_links: tuple[str, ...] = ()
     trusted_hosts: tuple[str, ...] = ()
     no_index: bool = False
+    cert: str | None = None  # a CA bundle that replaces the default certificates (--cert)
     sources: tuple[str, ...] = ()
     """Where each value came from, one per set key: "PIP_INDEX_URL" or
     "/etc/pip.conf [global] index-url"."""
@@ -170,12 +171,14 @@ def read_pip_settings(
 
     index = chosen.get("index-url")
     no_index = chosen.get("no-index")
+    cert = chosen.get("cert")
     return PipSettings(
         index_url=index[0].strip() if index else None,
         extra_index_urls=listed("extra-index-url"),
         find_links=listed("find-links"),
         trusted_hosts=listed("trusted-host"),
         no_index=_flag(*no_index) if no_index else False,
+        cert=_expand(cert[0].strip(), home) if cert else None,
         sources=tuple(chosen[key][1] for key in _KEYS if key in chosen),
     )
 

@@ -23,7 +23,7 @@ from tests.cli.lockhelp import isolate
 from tests.support.cli import run_cli
 from tests.support.fake_index import build_fake_torch_index, build_mirror_index, fake_build
 from tests.support.fixture_index import FixtureIndex
-from tests.support.index_server import IndexServer, serve
+from tests.support.index_server import TLS_CA, IndexServer, serve
 from torchlock.lockfiles import pylock
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX venv layout")
@@ -182,6 +182,33 @@ def test_create_by_name_installs_exactly_the_lock_and_verifies(
     assert code == 0, err
     assert doc["downloaded"] == 0
     assert healthy_index.count() == downloads
+
+
+@needs_linux
+def test_downloads_over_https_trust_pips_cert_setting(
+    bin_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    builds = {("2.5.1", "cu124"): fake_build("2.5.1", "cu124")}
+    tree = build_fake_torch_index(tmp_path / "index", builds)
+    server = serve(tree.root, tree, tls=True)
+    try:
+        monkeypatch.setenv("PIP_CERT", str(TLS_CA))
+        solve_lock(capsys, server, tmp_path / "pylock.toml")
+        monkeypatch.delenv("PIP_CERT")
+        code, _, err = create(capsys, "--prefix", "env", "--lock", "pylock.toml", json_out=False)
+        assert code == 6
+        assert "the server's certificate is not trusted" in err
+        assert "PIP_CERT" in err
+        assert not (tmp_path / "env").exists()
+        monkeypatch.setenv("PIP_CERT", str(TLS_CA))
+        code, _, err = create(capsys, "--prefix", "env", "--lock", "pylock.toml")
+    finally:
+        server.stop()
+    assert code == 0, err
+    assert installed(tmp_path / "env")["torch"] == "2.5.1+cu124"
 
 
 @needs_linux

@@ -16,14 +16,15 @@ import os
 import re
 import shutil
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.support.cli import run_cli
-from tests.support.fixture_index import FixtureIndex
-from tests.support.index_server import Fault, IndexServer
+from tests.support.fixture_index import FixtureIndex, build_pypi_index
+from tests.support.index_server import TLS_CA, Fault, IndexServer, serve
 from tests.support.wheels import build_wheel
 
 # torch 2.1.2 cu121 is what the real PyPI serves for Linux x86_64: with --torch-index auto
@@ -625,6 +626,41 @@ def test_credentials_never_appear_in_the_output(
     assert code == 6
     assert "/simple/sympy/" in err
     assert "secret" not in out + err
+
+
+@pytest.fixture(scope="module")
+def https_pypi_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IndexServer]:
+    """The PyPI-like index over https, with a certificate authority of its own."""
+    tree = build_pypi_index(tmp_path_factory.mktemp("https-pypi-index"))
+    server = serve(tree.root, tree, tls=True)
+    yield server
+    server.stop()
+
+
+def test_https_index_with_pips_cert_setting(
+    capsys: pytest.CaptureFixture[str],
+    https_pypi_index: IndexServer,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    index = https_pypi_index.index_url()
+    assert index.startswith("https://")
+    # without the CA: one clear error, no retries, nothing sent
+    https_pypi_index.reset()
+    code, out, err = solve(capsys, index, tmp_path / "cache", *CU121)
+    assert code == 6
+    assert out == ""
+    [line] = error_lines(err)
+    assert "certificate is not trusted" in line
+    assert "PIP_CERT" in err
+    assert "SSL_CERT_FILE" in err
+    assert https_pypi_index.count() == 0
+    assert "Traceback" not in err
+    # with the CA given as pip's cert setting: the same solve as over http
+    monkeypatch.setenv("PIP_CERT", str(TLS_CA))
+    doc = solve_json(capsys, index, tmp_path / "cache", *CU121)
+    assert versions(doc["targets"][0])["torch"] == "2.1.2"
+    assert https_pypi_index.count() > 0
 
 
 def test_plain_http_to_a_remote_host_is_refused(

@@ -9,9 +9,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
+from tests.support.fixture_index import FixtureIndex
+from tests.support.index_server import TLS_CA, IndexServer, serve
 from torchlock.index import transport
 from torchlock.index.transport import Session, environment_proxies, parse_proxy
 
@@ -328,3 +331,50 @@ def test_environment_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_bad_proxy_urls(url: str, message: str) -> None:
     with pytest.raises(transport.UnsupportedURL, match=message):
         parse_proxy(url)
+
+
+# --- TLS: a loopback https server with a certificate authority of its own ------------------
+
+
+@pytest.fixture
+def https_server(index_tree: FixtureIndex) -> Iterator[IndexServer]:
+    index_tree.add_wheel("simple", "demo", "1.0")
+    index_tree.write()
+    server = serve(index_tree.root, index_tree, tls=True)
+    yield server
+    server.stop()
+
+
+def test_https_with_the_servers_ca_given(https_server: IndexServer) -> None:
+    with Session(proxies={}, ca_file=TLS_CA) as session:
+        response, body = session.get(f"{https_server.index_url()}/demo/")
+    assert response.status == 200
+    assert b"demo-1.0" in body
+
+
+def test_https_certificate_of_an_unknown_ca_is_refused(https_server: IndexServer) -> None:
+    with (
+        Session(proxies={}) as session,
+        pytest.raises(transport.CertificateError, match="certificate not trusted"),
+    ):
+        session.get(f"{https_server.index_url()}/demo/")
+    assert https_server.count() == 0  # nothing was sent to a server not trusted
+
+
+def test_https_certificate_for_another_host_name_is_refused(https_server: IndexServer) -> None:
+    # 127.1 reaches the same server, but the certificate names 127.0.0.1 and localhost only
+    url = https_server.index_url().replace("127.0.0.1", "127.1")
+    with (
+        Session(proxies={}, ca_file=TLS_CA) as session,
+        pytest.raises(transport.CertificateError, match=r"127\.1"),
+    ):
+        session.get(f"{url}/demo/")
+
+
+def test_a_missing_ca_file_is_a_clear_error(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-bundle.pem"
+    with (
+        Session(proxies={}, ca_file=missing) as session,
+        pytest.raises(transport.ConnectError, match="cannot load the certificates"),
+    ):
+        session.get("https://127.0.0.1:9/simple/")

@@ -98,6 +98,7 @@ class IndexServer:
     faults: dict[str, list[Fault]] = field(default_factory=dict)
     auth: tuple[str, str] | None = None
     max_age: int = 600
+    tls: bool = False  # serve https with tests/fixtures/tls (a CA of its own: ca.pem)
     _httpd: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -105,7 +106,7 @@ class IndexServer:
     def url(self) -> str:
         assert self._httpd is not None, "server not started"
         host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"{'https' if self.tls else 'http'}://{host!s}:{port}"
 
     def index_url(self, index: str = "simple") -> str:
         return f"{self.url}/{index}"
@@ -154,6 +155,12 @@ class IndexServer:
             owner = server
 
         self._httpd = _Server(("127.0.0.1", 0), Handler)
+        if self.tls:
+            import ssl
+
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(TLS_DIR / "server.pem", TLS_DIR / "server.key")
+            self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)
         thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
         )
@@ -313,8 +320,12 @@ def _parse_range(value: str, size: int) -> tuple[int, int] | None:
     return (start, end) if start <= end and start < size else None
 
 
-def serve(root: Path, tree: FixtureIndex | None = None) -> IndexServer:
-    return IndexServer(root=root, tree=tree).start()
+TLS_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "tls"
+TLS_CA = TLS_DIR / "ca.pem"  # what a client must trust to talk to a tls=True server
+
+
+def serve(root: Path, tree: FixtureIndex | None = None, *, tls: bool = False) -> IndexServer:
+    return IndexServer(root=root, tree=tree, tls=tls).start()
 
 
 # --- pytest fixtures (registered in tests/conftest.py) -------------------------------------

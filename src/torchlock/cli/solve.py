@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # the solve machinery is imported when a solve runs, not for 
 
     from torchlock.lockfiles.model import LockInputs
     from torchlock.lockfiles.spec import LoadedSpec
+    from torchlock.pipconfig import PipSettings
     from torchlock.workflows.solving import IndexSettings, Solution, TargetSolution, TorchIndex
 
 TORCH_INDEX_CHOICES = ("auto", "pytorch", "default")  # workflows.TorchIndex's values
@@ -345,7 +346,7 @@ def _index_settings(
 ) -> IndexSettings:
     from torchlock.workflows.solving import IndexSettings
 
-    url, source, pip_trusted = _default_index(index_url, mirror)
+    url, source, pip = _default_index(index_url, mirror)
     # Only the index comes from pip's configuration: a wheelhouse wins over every index,
     # so it is used only when named on the command line.
     folders = list(find_links)
@@ -360,35 +361,37 @@ def _index_settings(
         pytorch_index_url=pytorch_index_url,
         mirror=mirror,
         find_links=tuple(Path(f) for f in folders),
-        trusted_hosts=(*trusted_hosts, *pip_trusted),
+        trusted_hosts=(*trusted_hosts, *pip.trusted_hosts),
         offline=offline,
         cache_dir=Path(cache_dir) if cache_dir else _default_cache_dir(),
         netrc_path=_netrc_path(),
+        ca_file=None if pip.cert is None else Path(pip.cert),
     )
 
 
-def _default_index(index_url: str | None, mirror: str | None) -> tuple[str, str, tuple[str, ...]]:
-    """(the default index, where it came from, pip's trusted hosts)."""
-    from torchlock.pipconfig import default_index, pip_default_index, read_pip_settings
+def pip_settings() -> PipSettings:
+    """What this user's pip is configured with (files and PIP_* variables)."""
+    from torchlock.pipconfig import read_pip_settings
 
-    pip = read_pip_settings(
-        os.environ,
-        _read_text,
-        _system(),
-        str(Path.home()),
-        sys.prefix,
-    )
+    return read_pip_settings(os.environ, _read_text, _system(), str(Path.home()), sys.prefix)
+
+
+def _default_index(index_url: str | None, mirror: str | None) -> tuple[str, str, PipSettings]:
+    """(the default index, where it came from, pip's settings: trusted hosts, cert)."""
+    from torchlock.pipconfig import default_index, pip_default_index
+
+    pip = pip_settings()
     if index_url is not None:
-        return index_url, "--index-url", pip.trusted_hosts
+        return index_url, "--index-url", pip
     if mirror is not None:
         from torchlock.matrix.mirrors import mirror_by_name
 
         chosen = mirror_by_name(mirror)
         if chosen.pypi is None:
             raise InputError(f"mirror {mirror!r} does not mirror the general packages")
-        return chosen.pypi.url, f"--mirror {mirror}", pip.trusted_hosts
+        return chosen.pypi.url, f"--mirror {mirror}", pip
     url, source = default_index(pip, pip_default_index())
-    return url, source, pip.trusted_hosts
+    return url, source, pip
 
 
 def _read_text(path: str) -> str | None:

@@ -223,6 +223,7 @@ class IndexClient:
         offline: bool = False,
         trusted_hosts: Iterable[str] = (),
         netrc_path: Path | None = None,
+        ca_file: Path | None = None,
         timeouts: Timeouts = Timeouts(),
         retry: RetryPolicy = RetryPolicy(),
         clock: Callable[[], float] = time.time,
@@ -242,6 +243,7 @@ class IndexClient:
         self._offline = offline
         self._trusted = frozenset(h.strip().lower() for h in trusted_hosts)
         self._netrc_path = netrc_path
+        self._ca_file = ca_file
         self._netrc: Any = None
         self._timeouts = timeouts
         self._retry = retry
@@ -692,6 +694,13 @@ class IndexClient:
                 raise PackageIndexError(
                     f"cannot fetch {redact(url)}", evidence=[redact(str(exc))]
                 ) from None
+            except transport.CertificateError as exc:  # trying again cannot help
+                raise PackageIndexError(
+                    f"cannot fetch {redact(url)}: the server's certificate is not trusted",
+                    evidence=[redact(str(exc))],
+                    hint="when a proxy or mirror uses its own certificate authority, point "
+                    "pip's cert setting (PIP_CERT) or SSL_CERT_FILE at its CA bundle",
+                ) from None
             except (transport.ConnectTimeout, transport.ReadTimeout) as exc:
                 self._count(requests=1)
                 timed_out = True
@@ -742,6 +751,7 @@ class IndexClient:
                     connect_timeout=self._timeouts.connect,
                     read_timeout=self._timeouts.read,
                     max_idle=self._workers * 2,
+                    ca_file=self._ca_file,
                 )
             return self._http
 

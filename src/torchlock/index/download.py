@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -16,13 +17,21 @@ class HttpFetcher:
     """Streams a file's bytes to a sink; proxies and certificates from the environment, as pip.
 
     ``http`` is a :class:`~torchlock.index.transport.Session` to use; by default one is made
-    on the first fetch and closed by :meth:`close`.
+    on the first fetch (trusting ``ca_file`` instead of the system's certificates, when
+    given) and closed by :meth:`close`.
     """
 
-    def __init__(self, http: Session | None = None, *, timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        http: Session | None = None,
+        *,
+        timeout: float = 60.0,
+        ca_file: str | os.PathLike[str] | None = None,
+    ) -> None:
         self._http = http
         self._own: Session | None = None
         self._timeout = timeout
+        self._ca_file = ca_file
 
     def _client(self) -> Session:
         if self._http is not None:
@@ -30,7 +39,9 @@ class HttpFetcher:
         if self._own is None:
             from torchlock.index.transport import Session
 
-            self._own = Session(connect_timeout=15.0, read_timeout=self._timeout)
+            self._own = Session(
+                connect_timeout=15.0, read_timeout=self._timeout, ca_file=self._ca_file
+            )
         return self._own
 
     def fetch(self, url: str, sink: Callable[[bytes], None]) -> None:
@@ -47,6 +58,13 @@ class HttpFetcher:
                     )
                 for chunk in response.iter_bytes():
                     sink(chunk)
+        except transport.CertificateError as exc:
+            raise PackageIndexError(
+                f"cannot download {shown}: the server's certificate is not trusted",
+                evidence=[redact(str(exc))],
+                hint="when a proxy or mirror uses its own certificate authority, point "
+                "pip's cert setting (PIP_CERT) or SSL_CERT_FILE at its CA bundle",
+            ) from None
         except transport.TransportError as exc:
             raise PackageIndexError(
                 f"cannot download {shown}: {type(exc).__name__}",

@@ -48,6 +48,10 @@ class ConnectError(TransportError):
     """No connection (refused, unreachable, name not resolved, TLS handshake failed)."""
 
 
+class CertificateError(ConnectError):
+    """The server's certificate did not verify (an unknown CA, a wrong host name)."""
+
+
 class ConnectTimeout(TransportError):
     """No connection within the connect timeout."""
 
@@ -123,6 +127,7 @@ class Session:
     """Pooled connections for GET requests; safe to share between threads.
 
     ``proxies`` maps a URL scheme to a proxy URL; None reads them from the environment.
+    ``ca_file`` is a bundle of certificates trusted instead of the system's (pip's cert).
     """
 
     def __init__(
@@ -132,6 +137,7 @@ class Session:
         read_timeout: float = 30.0,
         proxies: Mapping[str, str] | None = None,
         max_idle: int = 16,
+        ca_file: str | os.PathLike[str] | None = None,
     ) -> None:
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
@@ -142,6 +148,7 @@ class Session:
         self._idle: dict[Key, list[http.client.HTTPConnection]] = {}
         self._keys: dict[tuple[str, str], Key] = {}  # (scheme, netloc) of a URL -> its pool
         self._tls: ssl.SSLContext | None = None
+        self._ca_file = ca_file
         self._closed = False
         self._user_agent = _user_agent()
 
@@ -295,6 +302,11 @@ class Session:
             raise ConnectTimeout(f"no connection to {where} within {connect:g} s") from None
         except OSError as exc:
             conn.close()
+            import ssl  # loaded with http.client already
+
+            if isinstance(exc, ssl.SSLCertVerificationError):
+                reason = exc.verify_message or exc.reason or str(exc)
+                raise CertificateError(f"{where}: certificate not trusted ({reason})") from None
             raise ConnectError(f"cannot connect to {where}: {_describe(exc)}") from None
         except http.client.HTTPException as exc:
             conn.close()
@@ -328,8 +340,15 @@ class Session:
             if self._tls is None:
                 import ssl
 
-                # the system's store (SSL_CERT_FILE / SSL_CERT_DIR honoured), hostname checked
-                self._tls = ssl.create_default_context()
+                # the system's store (SSL_CERT_FILE / SSL_CERT_DIR honoured), or the bundle
+                # given instead of it (pip's cert setting); hostnames checked
+                try:
+                    self._tls = ssl.create_default_context(cafile=self._ca_file)
+                except OSError as exc:  # a missing or unreadable bundle (ssl.SSLError too)
+                    raise ConnectError(
+                        f"cannot load the certificates {os.fspath(self._ca_file or '')}: "
+                        f"{_describe(exc)}"
+                    ) from None
             return self._tls
 
     def _proxy_for(self, scheme: str, host: str) -> Proxy | None:

@@ -47,6 +47,7 @@ class IndexSettings:
     offline: bool = False
     cache_dir: Path | None = None
     netrc_path: Path | None = None
+    ca_file: Path | None = None  # certificates that replace the system's (pip's cert)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -187,6 +188,7 @@ def _resolve_target(
         offline=settings.offline,
         trusted_hosts=settings.trusted_hosts,
         netrc_path=settings.netrc_path,
+        ca_file=settings.ca_file,
         tags=tags,
     )
     try:

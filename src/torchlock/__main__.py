@@ -1,4 +1,4 @@
-from torchlock.cli import main
+from torchlock.cli import entry
 
 if __name__ == "__main__":
-    main()
+    entry()

@@ -1,0 +1,53 @@
+"""The console script's exit: complete output, the right code, exit handlers run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+ENTRY = "import sys; from torchlock.cli import entry; sys.argv[0] = 'torchlock'; entry()"
+
+
+def run(*args: str, code: str = ENTRY) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_output_is_complete_and_the_code_is_zero() -> None:
+    done = run("matrix", "--driver", "525.85.05", "--python", "3.10", "--json")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)  # every byte arrived
+    assert doc["candidates"]
+
+
+def test_a_usage_error_exits_2_with_one_line() -> None:
+    done = run("matrix", "--driver", "not-a-driver")
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert "Traceback" not in done.stderr
+
+
+def test_exit_handlers_run_before_the_process_ends() -> None:
+    code = (
+        "import atexit, sys; from torchlock.cli import entry; "
+        "atexit.register(lambda: print('handler ran', file=sys.stderr)); "
+        "sys.argv = ['torchlock', '--version']; entry()"
+    )
+    done = run(code=code)
+    assert done.returncode == 0
+    assert "torchlock" in done.stdout
+    assert "handler ran" in done.stderr
+
+
+def test_python_dash_m_uses_the_same_exit() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "torchlock", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0
+    assert done.stdout.startswith("torchlock")

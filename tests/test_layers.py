@@ -26,7 +26,8 @@ ALLOWED: dict[str, set[str]] = {
     "workflows": BASE | {"matrix", "index", "resolver", "lockfiles", "system", "envs", "pipconfig"},
     "cli": BASE
     | {"matrix", "index", "resolver", "lockfiles", "system", "envs", "workflows", "pipconfig"},
-    "__main__": {"cli"},
+    "__main__": {"console"},
+    "console": {"cli"},
     "__init__": set(),
 }
 HEAVY = {"http", "ssl", "rich", "resolvelib", "rattler", "tomlkit"}

@@ -1,4 +1,4 @@
-from torchlock.cli import entry
+from torchlock.console import run
 
 if __name__ == "__main__":
-    entry()
+    run()

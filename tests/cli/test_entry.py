@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-ENTRY = "import sys; from torchlock.cli import entry; sys.argv[0] = 'torchlock'; entry()"
+ENTRY = "import sys; from torchlock.console import run; sys.argv[0] = 'torchlock'; run()"
 
 
 def run(*args: str, code: str = ENTRY) -> subprocess.CompletedProcess[str]:
@@ -32,9 +32,9 @@ def test_a_usage_error_exits_2_with_one_line() -> None:
 
 def test_exit_handlers_run_before_the_process_ends() -> None:
     code = (
-        "import atexit, sys; from torchlock.cli import entry; "
+        "import atexit, sys; from torchlock.console import run; "
         "atexit.register(lambda: print('handler ran', file=sys.stderr)); "
-        "sys.argv = ['torchlock', '--version']; entry()"
+        "sys.argv = ['torchlock', '--version']; run()"
     )
     done = run(code=code)
     assert done.returncode == 0

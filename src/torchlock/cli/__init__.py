@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
@@ -100,46 +100,6 @@ def cli() -> None:
     Start with `torchlock detect` to see what this host has, then
     `torchlock matrix` to see which torch build fits it and why.
     """
-
-
-def entry() -> NoReturn:
-    """The console script (and ``python -m torchlock``): :func:`main`, then a quick exit.
-
-    A finished command has written everything it will write. Python's own teardown (freeing
-    every module and object, a tenth of a cold solve) is skipped: output is flushed and the
-    exit handlers run (logging, temporary files), then the process ends with main's code.
-    Tests call :func:`main`, which ends in SystemExit as usual.
-    """
-    import atexit
-    import gc
-    import os
-
-    # A solve allocates ~100k container objects (project pages parsed from JSON) that
-    # plain reference counting frees; the cycle collector ran ~90 times over them and found
-    # nothing worth its ~10 ms. It now runs after 100k allocations instead of 700.
-    gc.set_threshold(100_000, 10, 10)
-    try:
-        main()
-    except SystemExit as done:
-        code = done.code
-    else:  # main always exits; a return would be a bug, reported as one
-        code = 1
-    if code is None:
-        status = 0
-    elif isinstance(code, int):
-        status = code
-    else:  # sys.exit("text"): Python prints the text and exits 1
-        print(code, file=sys.stderr)
-        status = 1
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except BrokenPipeError:
-            status = status or 141  # the reader went away, as main reports it
-        except (OSError, ValueError):
-            pass  # a closed or broken stream: nothing more can be said on it
-    atexit._run_exitfuncs()
-    os._exit(status)
 
 
 def main(argv: list[str] | None = None) -> None:

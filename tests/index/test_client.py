@@ -374,6 +374,38 @@ def test_plain_http_to_other_hosts_is_refused_before_connecting(make_client: Mak
     assert client.stats.requests == 0
 
 
+def test_a_redirect_to_a_plain_http_host_is_refused_before_connecting(
+    make_client: MakeClient,
+) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Redirect(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            self.send_response(302)
+            self.send_header("Location", "http://index.invalid/simple/demo/")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}).start()
+    try:
+        client = make_client(f"http://127.0.0.1:{httpd.server_address[1]}/simple")
+        with pytest.raises(PackageIndexError) as caught:
+            client.artifacts(canonicalize_name("demo"))
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    message = str(caught.value)
+    assert message.startswith("refusing plain-http package index http://index.invalid/")
+    assert client.stats.retries == 0  # refused at once, not retried as a network failure
+
+
 def test_trusted_host_is_allowed(make_client: MakeClient) -> None:
     client = make_client("http://index.invalid/simple", trusted_hosts=["index.invalid"])
     with pytest.raises(PackageIndexError) as caught:  # allowed, but the name does not resolve

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.fixture_index import FixtureIndex
-from tests.support.index_server import TLS_CA, IndexServer, serve
+from tests.support.index_server import TLS_CA, TLS_DIR, IndexServer, serve
 from torchlock.index import transport
 from torchlock.index.transport import Session, environment_proxies, parse_proxy
 
@@ -24,7 +24,7 @@ Handler = Callable[[BaseHTTPRequestHandler], None]
 class Server:
     """A loopback HTTP/1.1 server; ``routes`` maps a path to a handler; it logs requests."""
 
-    def __init__(self, routes: dict[str, Handler]) -> None:
+    def __init__(self, routes: dict[str, Handler], *, tls: bool = False) -> None:
         self.routes = routes
         self.seen: list[tuple[str, str, dict[str, str]]] = []  # (command, path, headers)
         self.connections = 0
@@ -52,9 +52,17 @@ class Server:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.httpd.daemon_threads = True
+        if tls:
+            import ssl
+
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(TLS_DIR / "server.pem", TLS_DIR / "server.key")
+            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
         self.port = self.httpd.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         self.thread.start()
 
     def close(self) -> None:
@@ -62,7 +70,7 @@ class Server:
         self.httpd.server_close()
 
 
-MakeServer = Callable[[dict[str, Handler]], Server]
+MakeServer = Callable[..., Server]
 
 
 def send(
@@ -80,11 +88,11 @@ def send(
 
 
 @pytest.fixture
-def make_server() -> Iterator[Callable[[dict[str, Handler]], Server]]:
+def make_server() -> Iterator[MakeServer]:
     made: list[Server] = []
 
-    def make(routes: dict[str, Handler]) -> Server:
-        made.append(Server(routes))
+    def make(routes: dict[str, Handler], *, tls: bool = False) -> Server:
+        made.append(Server(routes, tls=tls))
         return made[-1]
 
     yield make
@@ -378,3 +386,36 @@ def test_a_missing_ca_file_is_a_clear_error(tmp_path: Path) -> None:
         pytest.raises(transport.ConnectError, match="cannot load the certificates"),
     ):
         session.get("https://127.0.0.1:9/simple/")
+
+
+def test_a_redirect_from_https_to_http_is_refused(make_server: MakeServer) -> None:
+    plain = make_server({"*": lambda h: send(h, 200, b"downgraded")})
+    secure = make_server(
+        {"/simple/x/": lambda h: send(h, 302, b"", {"Location": f"{plain.url}/simple/x/"})},
+        tls=True,
+    )
+    with (
+        Session(proxies={}, ca_file=TLS_CA) as session,
+        pytest.raises(transport.UnsupportedURL, match="from https to http"),
+    ):
+        session.get(f"{secure.url}/simple/x/")
+    assert plain.seen == []
+
+
+def test_every_redirect_target_is_checked_first(make_server: MakeServer) -> None:
+    target = make_server({"*": lambda h: send(h, 200, b"elsewhere")})
+    first = make_server({"/r": lambda h: send(h, 302, b"", {"Location": f"{target.url}/x"})})
+    checked: list[str] = []
+
+    def refuse(url: str) -> None:
+        checked.append(url)
+        raise PermissionError(url)
+
+    with (
+        Session(proxies={}) as session,
+        pytest.raises(PermissionError),
+        session.stream(f"{first.url}/r", check=refuse) as response,
+    ):
+        response.read()
+    assert checked == [f"{target.url}/x"]
+    assert target.seen == []

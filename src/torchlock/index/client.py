@@ -661,7 +661,7 @@ class IndexClient:
                 self._sleep(wait)
             retry_after = None
             try:
-                with http.stream(url, headers, auth=auth) as response:
+                with http.stream(url, headers, auth=auth, check=self._check) as response:
                     self._count(requests=1)
                     status = response.status
                     if log.isEnabledFor(logging.DEBUG):

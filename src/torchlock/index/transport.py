@@ -22,7 +22,7 @@ import socket
 import sys
 import threading
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -160,11 +160,13 @@ class Session:
         *,
         auth: tuple[str, str] | None = None,
         read_timeout: float | None = None,
+        check: Callable[[str], object] | None = None,
     ) -> Iterator[Response]:
         """GET ``url``, following redirects; the answer's body is read inside the block.
 
         ``auth`` (user, password) is sent as basic auth to the URL's own origin only: a
-        redirect to another host drops it.
+        redirect to another host drops it. A redirect from https to plain http is refused;
+        ``check`` is called with every other redirect's target first (it raises to refuse).
         """
         sent = dict(headers or {})
         sent.setdefault("Accept-Encoding", "gzip, deflate")
@@ -178,9 +180,18 @@ class Session:
             response = Response(raw, url)
             location = raw.headers.get("location") if raw.status in REDIRECTS else None
             if location:
-                raw.read()  # drain, so the connection can be reused
-                self._release(key, conn, raw)
-                url = urljoin(url, location)
+                target = urljoin(url, location)
+                try:
+                    raw.read()  # drain, so the connection can be reused
+                except (OSError, http.client.HTTPException):
+                    conn.close()
+                else:
+                    self._release(key, conn, raw)
+                if url.lower().startswith("https:") and not target.lower().startswith("https:"):
+                    raise UnsupportedURL(f"refusing a redirect from https to {target}")
+                if check is not None:
+                    check(target)
+                url = target
                 continue
             try:
                 yield response

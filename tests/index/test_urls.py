@@ -60,3 +60,10 @@ def test_plain_http_refused_unless_loopback_or_trusted() -> None:
     assert "pw" not in message.replace("plain-http", "")
     with pytest.raises(PackageIndexError, match="unsupported package index URL"):
         check_index_url("ftp://index.invalid/simple", frozenset())
+
+
+def test_origin_of_a_url_with_a_broken_port_leaves_the_port_out() -> None:
+    from torchlock.index.urls import origin
+
+    assert origin("https://User:pw@Mirror.Example:8443/simple") == "https://mirror.example:8443"
+    assert origin("https://mirror.example:port/simple") == "https://mirror.example"

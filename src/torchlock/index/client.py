@@ -258,10 +258,9 @@ class IndexClient:
         self._executor: _Workers | None = None
         self._closed = False
         self._credentials: dict[str, tuple[str, str] | None] = {}
-        # per (scheme, netloc) of the URLs asked: what check_index_url allowed, and the
-        # credentials found (a solve sends dozens of requests to one or two hosts)
+        # (scheme, netloc) of the URLs check_index_url allowed: a solve sends dozens of
+        # requests to one or two hosts
         self._allowed: set[tuple[str, str]] = set()
-        self._site_credentials: dict[tuple[str, str], tuple[str, str] | None] = {}
         self._clean: dict[str, str] = {}
         for url in (routing.default_index, *routing.indexes.values(), *routing.extra_indexes):
             clean, credentials = split_credentials(url)
@@ -698,8 +697,7 @@ class IndexClient:
                 raise PackageIndexError(
                     f"cannot fetch {redact(url)}: the server's certificate is not trusted",
                     evidence=[redact(str(exc))],
-                    hint="when a proxy or mirror uses its own certificate authority, point "
-                    "pip's cert setting (PIP_CERT) or SSL_CERT_FILE at its CA bundle",
+                    hint=transport.CERTIFICATE_HINT,
                 ) from None
             except (transport.ConnectTimeout, transport.ReadTimeout) as exc:
                 self._count(requests=1)
@@ -764,17 +762,6 @@ class IndexClient:
             self._allowed.add(site)
 
     def _auth_for(self, url: str) -> tuple[str, str] | None:
-        parts = urlsplit(url)
-        site = (parts.scheme, parts.netloc)  # all that the credentials depend on
-        try:
-            return self._site_credentials[site]
-        except KeyError:
-            pass
-        found = self._credentials_for(url)
-        self._site_credentials[site] = found
-        return found
-
-    def _credentials_for(self, url: str) -> tuple[str, str] | None:
         key = origin(url)
         with self._lock:
             if key in self._credentials:

@@ -62,8 +62,7 @@ class HttpFetcher:
             raise PackageIndexError(
                 f"cannot download {shown}: the server's certificate is not trusted",
                 evidence=[redact(str(exc))],
-                hint="when a proxy or mirror uses its own certificate authority, point "
-                "pip's cert setting (PIP_CERT) or SSL_CERT_FILE at its CA bundle",
+                hint=transport.CERTIFICATE_HINT,
             ) from None
         except transport.TransportError as exc:
             raise PackageIndexError(

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import SplitResult, unquote, urljoin, urlsplit
 
+from torchlock.index.urls import is_loopback, origin
+
 if TYPE_CHECKING:
     import ssl
 
@@ -37,7 +39,6 @@ CHUNK = 1 << 16  # what iter_bytes reads at a time
 WHOLE_CHUNK = 1 << 20  # what read() does: a project page in one read, a fraction of the CPU
 MAX_REDIRECTS = 10
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
-LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 class TransportError(Exception):
@@ -50,6 +51,12 @@ class ConnectError(TransportError):
 
 class CertificateError(ConnectError):
     """The server's certificate did not verify (an unknown CA, a wrong host name)."""
+
+
+CERTIFICATE_HINT = (
+    "when a proxy or mirror uses its own certificate authority, point pip's cert setting "
+    "(PIP_CERT) or SSL_CERT_FILE at its CA bundle"
+)
 
 
 class ConnectTimeout(TransportError):
@@ -171,10 +178,10 @@ class Session:
         sent = dict(headers or {})
         sent.setdefault("Accept-Encoding", "gzip, deflate")
         sent.setdefault("User-Agent", self._user_agent)
-        first = _origin(url) if auth is not None else None
+        first = origin(url) if auth is not None else None
         for _ in range(MAX_REDIRECTS + 1):
             these = dict(sent)
-            if auth is not None and _origin(url) == first:
+            if auth is not None and origin(url) == first:
                 these["Authorization"] = _basic(*auth)
             conn, key, raw = self._request(url, these, read_timeout)
             response = Response(raw, url)
@@ -363,7 +370,7 @@ class Session:
             return self._tls
 
     def _proxy_for(self, scheme: str, host: str) -> Proxy | None:
-        if host.lower() in LOOPBACK or host.startswith("127.") or _bypassed(host, self._no_proxy):
+        if is_loopback(host) or _bypassed(host, self._no_proxy):
             return None
         url = self._proxies.get(scheme) or self._proxies.get("all")
         if not url:
@@ -425,15 +432,6 @@ def _bypassed(host: str, rules: tuple[str, ...]) -> bool:
         if host == rule or host.endswith("." + rule):
             return True
     return False
-
-
-def _origin(url: str) -> tuple[str, str | None, int | None]:
-    parts = urlsplit(url)
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    return (parts.scheme.lower(), parts.hostname, port)
 
 
 def _basic(user: str, password: str) -> str:

@@ -16,7 +16,10 @@ def origin(url: str) -> str:
     """scheme://host[:port] of ``url``, lower-cased, userinfo dropped."""
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
-    port = f":{parts.port}" if parts.port else ""
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # not a port number: the request itself will say so
+        port = ""
     if ":" in host:
         host = f"[{host}]"
     return f"{parts.scheme.lower()}://{host}{port}"

@@ -212,6 +212,39 @@ def test_downloads_over_https_trust_pips_cert_setting(
 
 
 @needs_linux
+def test_a_private_index_with_a_netrc_login_serves_downloads_and_the_fallback(
+    bin_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    builds = {
+        ("2.5.1", "cu124"): fake_build(
+            "2.5.1", "cu124", cuda_available=False, availability_warning=TOO_OLD
+        ),
+        ("2.5.1", "cu121"): fake_build("2.5.1", "cu121"),
+    }
+    tree = build_fake_torch_index(tmp_path / "index", builds)
+    server = serve(tree.root, tree)
+    server.require_auth("alice", "s3cret")
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login alice password s3cret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    try:
+        solve_lock(capsys, server, tmp_path / "pylock.toml")
+        monkeypatch.setenv("TORCHLOCK_CACHE_DIR", str(tmp_path / "fresh-cache"))
+        code, doc, err = create(capsys, "--prefix", "env", "--lock", "pylock.toml", "--fallback")
+    finally:
+        server.stop()
+    assert code == 0, err  # every download and the fallback's solve sent the login
+    assert [a["variant"] for a in doc["attempts"]] == ["cu124", "cu121"]
+    assert installed(tmp_path / "env")["torch"] == "2.5.1+cu121"
+    assert "s3cret" not in (tmp_path / "pylock.toml").read_text(encoding="utf-8")
+    assert all(r.headers.get("authorization") for r in server.requests())
+
+
+@needs_linux
 def test_text_output_names_backend_phases_and_activation(
     bin_dir: Path,
     capsys: pytest.CaptureFixture[str],

@@ -147,7 +147,7 @@ def create(
     Exits 0 when the environment was created, 1 when it did not verify.
     """
     from torchlock.cli.lockopts import lock_location
-    from torchlock.cli.solve import _default_cache_dir, pip_settings
+    from torchlock.cli.solve import _default_cache_dir, _netrc_path, pip_settings
     from torchlock.envs.backends import Backend
     from torchlock.envs.create import Seams, list_dir
     from torchlock.index.download import HttpFetcher
@@ -162,11 +162,12 @@ def create(
     override = None if setting == "auto" else setting
     host = detect_from_environment(override, gpu_only=True)
     platform = host_platform(None, None)
-    # pip's cert setting: the certificates to trust instead of the system's, for every
-    # download and for the indexes a fallback solves against
-    cert = pip_settings().cert
-    ca_file = None if cert is None else Path(cert)
-    fetcher = HttpFetcher(ca_file=ca_file)
+    # the indexes and downloads are reached as solve reaches them: pip's trusted hosts and
+    # cert (the certificates trusted instead of the system's), the netrc credentials
+    pip = pip_settings()
+    ca_file = None if pip.cert is None else Path(pip.cert)
+    netrc_path = _netrc_path()
+    fetcher = HttpFetcher(ca_file=ca_file, netrc_path=netrc_path)
     seams = Seams(
         runner=SubprocessRunner(),
         fetcher=fetcher,
@@ -203,12 +204,10 @@ def create(
         platform=platform,
         cache_dir=Path(cache_dir) if cache_dir else _default_cache_dir(),
         verify_timeout=timeout,
+        trusted_hosts=pip.trusted_hosts,
+        netrc_path=netrc_path,
+        ca_file=ca_file,
     )
-    index_http = None
-    if ca_file is not None:
-        from torchlock.index.transport import Session
-
-        index_http = Session(ca_file=ca_file)
     try:
         result = create_environment(
             inputs,
@@ -220,7 +219,6 @@ def create(
             reporter=reporter,
             on_attempt=on_attempt,
             on_backend=on_backend,
-            http=index_http,
         )
     except CreateFailed as failed:
         _print_failure(failed.attempts, as_json=as_json, os_kind=host.os.os)
@@ -232,8 +230,6 @@ def create(
         ) from None
     finally:
         fetcher.close()
-        if index_http is not None:
-            index_http.close()
     if as_json:
         click.echo(json.dumps(_result_doc(result), indent=2, sort_keys=True))
     else:

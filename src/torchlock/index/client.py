@@ -31,6 +31,7 @@ from torchlock.artifacts import Artifact, ArtifactKind, CoreMetadata
 from torchlock.errors import PackageIndexError
 from torchlock.index.cache import CachedPage, HttpCache, metadata_key, parse_max_age
 from torchlock.index.lazyzip import TAIL_BYTES, RangeFile, parse_content_range
+from torchlock.index.logins import NetrcLogins
 from torchlock.index.metadata import decode, parse_metadata, read_wheel_metadata
 from torchlock.index.pages import ACCEPT, MalformedPage, page_kind, parse_page, wheel_filter
 from torchlock.index.urls import check_index_url, origin, redact, split_credentials
@@ -242,9 +243,8 @@ class IndexClient:
         self._cache = HttpCache(cache_dir) if cache_dir is not None else None
         self._offline = offline
         self._trusted = frozenset(h.strip().lower() for h in trusted_hosts)
-        self._netrc_path = netrc_path
         self._ca_file = ca_file
-        self._netrc: Any = None
+        self._logins = NetrcLogins(netrc_path)
         self._timeouts = timeouts
         self._retry = retry
         self._clock = clock
@@ -766,33 +766,10 @@ class IndexClient:
         with self._lock:
             if key in self._credentials:
                 return self._credentials[key]
-        found = self._netrc_lookup(urlsplit(url).hostname or "")
+        found = self._logins.for_host(urlsplit(url).hostname or "")
         with self._lock:
             self._credentials.setdefault(key, found)
             return self._credentials[key]
-
-    def _netrc_lookup(self, host: str) -> tuple[str, str] | None:
-        if self._netrc_path is None or not host:
-            return None
-        import netrc
-
-        with self._lock:
-            if self._netrc is None:
-                try:
-                    self._netrc = netrc.netrc(str(self._netrc_path))
-                except FileNotFoundError:
-                    self._netrc = False
-                except (netrc.NetrcParseError, OSError) as exc:
-                    log.warning("ignoring unreadable netrc file %s: %s", self._netrc_path, exc)
-                    self._netrc = False
-            rc = self._netrc
-        if rc is False:
-            return None
-        entry = rc.authenticators(host)
-        if not entry:
-            return None
-        login, account, password = entry
-        return (login or account or "", password or "")
 
     # -- plumbing ------------------------------------------------------------------------
 

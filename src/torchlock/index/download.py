@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from torchlock.errors import PackageIndexError
+from torchlock.index.logins import NetrcLogins
 from torchlock.index.urls import redact
 
 if TYPE_CHECKING:
@@ -18,7 +21,8 @@ class HttpFetcher:
 
     ``http`` is a :class:`~torchlock.index.transport.Session` to use; by default one is made
     on the first fetch (trusting ``ca_file`` instead of the system's certificates, when
-    given) and closed by :meth:`close`.
+    given) and closed by :meth:`close`. A host with a login in the netrc file at
+    ``netrc_path`` gets it (a private index serves its files to the same login).
     """
 
     def __init__(
@@ -27,11 +31,13 @@ class HttpFetcher:
         *,
         timeout: float = 60.0,
         ca_file: str | os.PathLike[str] | None = None,
+        netrc_path: Path | None = None,
     ) -> None:
         self._http = http
         self._own: Session | None = None
         self._timeout = timeout
         self._ca_file = ca_file
+        self._logins = NetrcLogins(netrc_path)
 
     def _client(self) -> Session:
         if self._http is not None:
@@ -50,7 +56,9 @@ class HttpFetcher:
         shown = redact(url)
         try:
             # identity: the bytes hashed are the file's own, whatever a server might compress
-            with self._client().stream(url, {"Accept-Encoding": "identity"}) as response:
+            login = self._logins.for_host(urlsplit(url).hostname or "")
+            identity = {"Accept-Encoding": "identity"}
+            with self._client().stream(url, identity, auth=login) as response:
                 if response.status != 200:
                     raise PackageIndexError(
                         f"cannot download {shown}",

@@ -42,6 +42,11 @@ class CreateInputs:
     platform: Platform
     cache_dir: Path
     verify_timeout: float = 300.0
+    # how the indexes are reached, as solve reaches them: a fallback solves again and a
+    # --mirror is looked up (pip's trusted hosts and cert, the netrc credentials)
+    trusted_hosts: tuple[str, ...] = ()
+    netrc_path: Path | None = None
+    ca_file: Path | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -158,10 +163,12 @@ def _mirror_indexes(mirror: str, variant: str) -> tuple[str | None, str | None]:
     return general, torch_url
 
 
-def mirror_urls(lock: Lock, platform: str, mirror: str, *, http: Any = None) -> dict[str, str]:
+def mirror_urls(
+    lock: Lock, platform: str, inputs: CreateInputs, *, http: Any = None
+) -> dict[str, str]:
     """sha256 -> the URL of the same file (by name) on ``mirror``, for each locked file.
 
-    ``mirror`` is a name from the mirror catalog or the URL of a simple index. For a name,
+    ``inputs.mirror`` is a name from the mirror catalog or the URL of a simple index. For a name,
     the torch family comes from the mirror's PyTorch index of the lock's variant (when it
     is a simple index), everything else from its general index; a URL serves every file.
     A file the mirror lacks keeps the lock's URL; the sha256 check after download holds
@@ -170,8 +177,9 @@ def mirror_urls(lock: Lock, platform: str, mirror: str, *, http: Any = None) -> 
     from torchlock.envs.install import PlannedFile, plan_files
     from torchlock.index.client import IndexClient, Routing
 
+    assert inputs.mirror is not None
     target = lock.target(platform)
-    general, torch_url = _mirror_indexes(mirror, target.variant)
+    general, torch_url = _mirror_indexes(inputs.mirror, target.variant)
     found: dict[str, str] = {}
     files = plan_files(lock, platform)
     by_index: dict[str, list[PlannedFile]] = {}
@@ -182,7 +190,13 @@ def mirror_urls(lock: Lock, platform: str, mirror: str, *, http: Any = None) -> 
         if index is not None:
             by_index.setdefault(index, []).append(planned)
     for index, planned_files in by_index.items():
-        client = IndexClient(Routing(default_index=index), http=http)
+        client = IndexClient(
+            Routing(default_index=index),
+            http=http,
+            trusted_hosts=inputs.trusted_hosts,
+            netrc_path=inputs.netrc_path,
+            ca_file=inputs.ca_file,
+        )
         try:
             for planned in planned_files:
                 try:
@@ -268,7 +282,7 @@ def resolve_build(
     variant: str,
     *,
     detect: Detect,
-    cache_dir: Path | None,
+    inputs: CreateInputs,
     reason: str,
     http: Any = None,
 ) -> Lock:
@@ -279,37 +293,40 @@ def resolve_build(
 
     from torchlock.lockfiles.build import build_lock
 
-    inputs = lock.inputs
+    locked = lock.inputs
     target = lock.target(platform.conda_subdir)
     settings = IndexSettings(
-        default_index=inputs.index_url or target.default_index,
+        default_index=locked.index_url or target.default_index,
         default_index_source="the lock",
-        extra_index_urls=inputs.extra_index_urls,
-        torch_index=TorchIndex(inputs.torch_index),
-        pytorch_index_url=inputs.pytorch_index_url,
-        mirror=inputs.mirror,
-        cache_dir=cache_dir,
+        extra_index_urls=locked.extra_index_urls,
+        torch_index=TorchIndex(locked.torch_index),
+        pytorch_index_url=locked.pytorch_index_url,
+        mirror=locked.mirror,
+        cache_dir=inputs.cache_dir,
+        trusted_hosts=inputs.trusted_hosts,
+        netrc_path=inputs.netrc_path,
+        ca_file=inputs.ca_file,
     )
     solution = solve(
         SolveInputs(
             selection=SelectionInputs(
                 platform=platform,
                 python=lock.python,
-                driver=inputs.driver,
-                gpu_cc=inputs.gpu_cc,
+                driver=locked.driver,
+                gpu_cc=locked.gpu_cc,
                 torch=f"=={torch}",
                 variant=variant,
-                policy=inputs.policy,
+                policy=locked.policy,
             ),
             platforms=tuple(Platform.parse(p) for p in lock.platforms),
-            requirements=tuple(Requirement(str(r)) for r in inputs.requirements),
+            requirements=tuple(Requirement(str(r)) for r in locked.requirements),
             indexes=settings,
         ),
         detect=detect,
         http=http,
     )
     new = build_lock(
-        inputs=inputs, selection=solution.selection, targets=solution.targets, conda=lock.conda
+        inputs=locked, selection=solution.selection, targets=solution.targets, conda=lock.conda
     )
     selection = replace(new.selection, reasons=(*new.selection.reasons, reason))
     return replace(new, selection=selection)
@@ -366,7 +383,7 @@ def create_environment(
             replace=inputs.force,
             mirror_urls=None
             if inputs.mirror is None
-            else mirror_urls(current, subdir, inputs.mirror, http=http),
+            else mirror_urls(current, subdir, inputs, http=http),
             verify_timeout=inputs.verify_timeout,
         )
         built = build_environment(request, seams, reporter)
@@ -420,7 +437,7 @@ def create_environment(
                     next_torch,
                     next_variant,
                     detect=detect,
-                    cache_dir=inputs.cache_dir,
+                    inputs=inputs,
                     http=http,
                     reason=(
                         "torchlock create --fallback: failed verification on this host: "

@@ -16,7 +16,7 @@ ALLOWED: dict[str, set[str]] = {
     "credentials": set(),
     "target": {"errors"},
     "artifacts": {"errors"},
-    "pipconfig": {"errors"},
+    "pipconfig": {"errors", "credentials"},
     "matrix": BASE,
     "index": BASE | {"matrix"},
     "resolver": BASE | {"matrix"},

@@ -33,10 +33,10 @@ from __future__ import annotations
 
 import configparser
 import importlib
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from torchlock.credentials import redact
 from torchlock.errors import InputError
 
 ReadText = Callable[[str], "str | None"]
@@ -49,7 +49,6 @@ _LIST_KEYS = ("extra-index-url", "find-links", "trusted-host")
 _KEYS = ("index-url", "no-index", "cert", *_LIST_KEYS)
 _TRUE = {"y", "yes", "t", "true", "on", "1"}
 _FALSE = {"n", "no", "f", "false", "off", "0"}
-_USERINFO = re.compile(r"(?<=://)[^/@\s]*@")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -258,7 +257,7 @@ def _parse_ini(path: str, text: str) -> list[tuple[str, str, str]]:
     except configparser.Error as exc:
         raise InputError(
             f"pip configuration file {path} cannot be parsed",
-            evidence=[_redact(line) for line in str(exc).splitlines()],
+            evidence=[redact(line) for line in str(exc).splitlines()],
             hint="fix or remove the file; pip itself refuses to run with it",
         ) from None
     return [
@@ -309,8 +308,3 @@ def _windows_join(*parts: str) -> str:
     for part in rest:
         head = head.rstrip("\\/") + "\\" + part
     return head
-
-
-def _redact(text: str) -> str:
-    """Hide user:password@ in any URL of ``text``."""
-    return _USERINFO.sub("***@", text)

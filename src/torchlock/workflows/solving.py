@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from packaging.version import Version
 
+from torchlock.credentials import without_credentials
 from torchlock.errors import InputError
 from torchlock.matrix.select import Candidate, Selection
 from torchlock.target import Platform
@@ -120,8 +121,8 @@ def solve(inputs: SolveInputs, *, detect: Detect, http: Any = None) -> Solution:
                 platform=platform,
                 python=python,
                 candidate=candidate,
-                torch_index=_public(torch_index or settings.default_index),
-                default_index=_public(settings.default_index),
+                torch_index=without_credentials(torch_index or settings.default_index),
+                default_index=without_credentials(settings.default_index),
                 resolution=resolution,
                 conda=bases[platform],
             )
@@ -274,13 +275,6 @@ def _remember(
 
     document = {"pages": pages, "resolution": resolution_to_dict(resolution)}
     HttpCache(settings.cache_dir).store_json(_RESULTS, key, document)
-
-
-def _public(url: str) -> str:
-    """The URL without credentials: results and locks never carry them."""
-    from torchlock.index.urls import split_credentials
-
-    return split_credentials(url)[0]
 
 
 def _triple(candidate: Candidate) -> list[str]:

@@ -663,6 +663,21 @@ def test_https_index_with_pips_cert_setting(
     assert https_pypi_index.count() > 0
 
 
+@pytest.mark.parametrize("option", ["--index-url", "--extra-index-url", "--pytorch-index-url"])
+def test_a_malformed_index_url_is_one_error_line(
+    capsys: pytest.CaptureFixture[str], pypi_index: IndexServer, option: str, tmp_path: Path
+) -> None:
+    args = [*CU121, option, "http://127.0.0.1:99999/simple"]
+    index = None if option == "--index-url" else pypi_index.index_url()
+    code, out, err = solve(capsys, index, tmp_path / "cache", *args)
+    assert code == 6
+    assert out == ""
+    [line] = error_lines(err)
+    assert line.startswith("error: malformed package index URL http://127.0.0.1:99999/")
+    assert "Traceback" not in err
+    assert pypi_index.count() == 0
+
+
 def test_plain_http_to_a_remote_host_is_refused(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

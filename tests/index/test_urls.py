@@ -67,3 +67,18 @@ def test_origin_of_a_url_with_a_broken_port_leaves_the_port_out() -> None:
 
     assert origin("https://User:pw@Mirror.Example:8443/simple") == "https://mirror.example:8443"
     assert origin("https://mirror.example:port/simple") == "https://mirror.example"
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("http://127.0.0.1:99999/simple/", "Port out of range"),
+        ("https://mirror.example:abc/simple/", "could not be cast"),
+        ("http://[::1/simple/", "Invalid IPv6 URL"),
+    ],
+)
+def test_malformed_index_urls_are_one_clear_error(url: str, why: str) -> None:
+    with pytest.raises(PackageIndexError) as caught:
+        check_index_url(url, frozenset())
+    assert caught.value.message.startswith("malformed package index URL")
+    assert why in str(caught.value)

@@ -54,7 +54,15 @@ def check_index_url(url: str, trusted_hosts: frozenset[str]) -> SplitResult:
 
     https always; plain http only to loopback or to a host the user trusts.
     """
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not one
+    except ValueError as exc:  # a port out of range or not a number, a broken [IPv6]
+        raise PackageIndexError(
+            f"malformed package index URL {redact(url)}",
+            evidence=[str(exc)],
+            hint="give a URL such as https://HOST[:PORT]/simple",
+        ) from None
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
     if scheme == "https" and host:

@@ -406,6 +406,43 @@ def test_a_redirect_to_a_plain_http_host_is_refused_before_connecting(
     assert client.stats.retries == 0  # refused at once, not retried as a network failure
 
 
+def test_failures_that_trying_again_cannot_mend_are_said_at_once(
+    make_client: MakeClient, tmp_path: Path
+) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Loop(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            self.send_response(302)
+            self.send_header("Location", self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Loop)
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}).start()
+    try:
+        looping = make_client(f"http://127.0.0.1:{httpd.server_address[1]}/simple")
+        with pytest.raises(PackageIndexError) as loop:
+            looping.artifacts(canonicalize_name("demo"))
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert "more than 10 redirects" in str(loop.value)
+    assert looping.stats.retries == 0
+    no_bundle = make_client("https://127.0.0.1:9/simple", ca_file=tmp_path / "missing.pem")
+    with pytest.raises(PackageIndexError) as bundle:
+        no_bundle.artifacts(canonicalize_name("demo"))
+    assert "cannot load the certificates" in str(bundle.value)
+    assert "PIP_CERT" in (bundle.value.hint or "")
+    assert no_bundle.stats.retries == 0
+
+
 def test_trusted_host_is_allowed(make_client: MakeClient) -> None:
     client = make_client("http://index.invalid/simple", trusted_hosts=["index.invalid"])
     with pytest.raises(PackageIndexError) as caught:  # allowed, but the name does not resolve

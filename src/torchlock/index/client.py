@@ -38,7 +38,7 @@ from torchlock.index.urls import check_index_url, origin, redact, split_credenti
 from torchlock.index.wheelhouse import Wheelhouse
 
 if TYPE_CHECKING:
-    from torchlock.index.transport import Session
+    from torchlock.index.transport import Session, TransportError
 
 log = logging.getLogger("torchlock.index")
 
@@ -689,21 +689,13 @@ class IndexClient:
                         content=content,
                         url=response.url,
                     )
-            except transport.UnsupportedURL as exc:
-                raise PackageIndexError(
-                    f"cannot fetch {redact(url)}", evidence=[redact(str(exc))]
-                ) from None
-            except transport.CertificateError as exc:  # trying again cannot help
-                raise PackageIndexError(
-                    f"cannot fetch {redact(url)}: the server's certificate is not trusted",
-                    evidence=[redact(str(exc))],
-                    hint=transport.CERTIFICATE_HINT,
-                ) from None
             except (transport.ConnectTimeout, transport.ReadTimeout) as exc:
                 self._count(requests=1)
                 timed_out = True
                 problem = self._describe_timeout(exc)
             except transport.TransportError as exc:
+                if exc.lasting:  # the same on every try: said at once
+                    raise lasting_failure("fetch", url, exc) from None
                 self._count(requests=1)
                 timed_out = False
                 problem = f"{type(exc).__name__}: {redact(str(exc)) or 'connection failed'}"
@@ -801,6 +793,16 @@ class IndexClient:
         with self._stats_lock:
             for name, amount in amounts.items():
                 setattr(self.stats, name, getattr(self.stats, name) + amount)
+
+
+def lasting_failure(verb: str, url: str, exc: TransportError) -> PackageIndexError:
+    """The error for a transport failure that trying again cannot mend (``exc.lasting``)."""
+    from torchlock.index import transport
+
+    what = f"cannot {verb} {redact(url)}"
+    if isinstance(exc, transport.CertificateError):
+        what += ": the server's certificate is not trusted"
+    return PackageIndexError(what, evidence=[redact(str(exc))], hint=exc.hint)
 
 
 def _closed() -> Any:

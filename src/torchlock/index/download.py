@@ -66,13 +66,11 @@ class HttpFetcher:
                     )
                 for chunk in response.iter_bytes():
                     sink(chunk)
-        except transport.CertificateError as exc:
-            raise PackageIndexError(
-                f"cannot download {shown}: the server's certificate is not trusted",
-                evidence=[redact(str(exc))],
-                hint=transport.CERTIFICATE_HINT,
-            ) from None
         except transport.TransportError as exc:
+            if exc.lasting:
+                from torchlock.index.client import lasting_failure
+
+                raise lasting_failure("download", url, exc) from None
             raise PackageIndexError(
                 f"cannot download {shown}: {type(exc).__name__}",
                 evidence=[redact(str(exc))] if str(exc) else [],

@@ -42,7 +42,14 @@ REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 class TransportError(Exception):
-    """The request got no complete HTTP answer (connection, TLS, protocol or timeout)."""
+    """The request got no complete HTTP answer (connection, TLS, protocol or timeout).
+
+    ``lasting`` errors come out the same on every try (a setting, the server's set-up):
+    callers report them at once instead of retrying. ``hint`` says what to change.
+    """
+
+    lasting = False
+    hint: str | None = None
 
 
 class ConnectError(TransportError):
@@ -52,11 +59,18 @@ class ConnectError(TransportError):
 class CertificateError(ConnectError):
     """The server's certificate did not verify (an unknown CA, a wrong host name)."""
 
+    lasting = True
+    hint = (
+        "when a proxy or mirror uses its own certificate authority, point pip's cert "
+        "setting (PIP_CERT) or SSL_CERT_FILE at its CA bundle"
+    )
 
-CERTIFICATE_HINT = (
-    "when a proxy or mirror uses its own certificate authority, point pip's cert setting "
-    "(PIP_CERT) or SSL_CERT_FILE at its CA bundle"
-)
+
+class CertificateBundleError(ConnectError):
+    """The certificates to trust could not be loaded (pip's cert setting names no bundle)."""
+
+    lasting = True
+    hint = "check pip's cert setting (PIP_CERT or cert in pip.conf): it must name a PEM bundle"
 
 
 class ConnectTimeout(TransportError):
@@ -71,8 +85,17 @@ class ProtocolError(TransportError):
     """The connection broke or the server spoke something other than HTTP/1.1."""
 
 
+class RedirectError(ProtocolError):
+    """Redirects that go round, or somewhere this client will not follow."""
+
+    lasting = True
+    hint = "check the index URL; the server sends the client round in redirects"
+
+
 class UnsupportedURL(TransportError):
     """Not an http(s) URL, or a proxy this client cannot speak through."""
+
+    lasting = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +233,7 @@ class Session:
             else:  # the caller stopped reading: the rest of the body is not worth draining
                 conn.close()
             return
-        raise ProtocolError(f"more than {MAX_REDIRECTS} redirects")
+        raise RedirectError(f"more than {MAX_REDIRECTS} redirects")
 
     def get(self, url: str, headers: Mapping[str, str] | None = None) -> tuple[Response, bytes]:
         with self.stream(url, headers) as response:
@@ -363,7 +386,7 @@ class Session:
                 try:
                     self._tls = ssl.create_default_context(cafile=self._ca_file)
                 except OSError as exc:  # a missing or unreadable bundle (ssl.SSLError too)
-                    raise ConnectError(
+                    raise CertificateBundleError(
                         f"cannot load the certificates {os.fspath(self._ca_file or '')}: "
                         f"{_describe(exc)}"
                     ) from None

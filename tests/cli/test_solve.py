@@ -826,3 +826,30 @@ def test_two_platforms_take_the_torch_family_from_each_ones_index(
     assert versions(windows)["torch"] == "2.1.2+cu121"
     assert set(NVIDIA_CU12) <= set(versions(linux))
     assert not [n for n in versions(windows) if n.startswith("nvidia-") or n == "triton"]
+
+
+def test_a_cache_dir_that_is_a_file_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], pypi_index: IndexServer, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("keep me")
+    code, out, err = solve(capsys, pypi_index.index_url(), blocker, *CU121, "--json")
+    assert code == 2
+    assert out == ""
+    [line] = error_lines(err)
+    assert "is not a folder" in line
+    assert blocker.read_text() == "keep me"
+    assert pypi_index.count() == 0
+
+
+def test_a_cache_that_cannot_be_used_is_one_warning(
+    capsys: pytest.CaptureFixture[str], pypi_index: IndexServer, tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    for kind in ("pages", "metadata", "results", "answers"):
+        (cache / kind).write_text("a file where a folder should be")
+    code, out, err = solve(capsys, pypi_index.index_url(), cache, *CU121, "--json")
+    assert code == 0, err
+    assert json.loads(out)["targets"]
+    assert len([line for line in err.splitlines() if "cache" in line]) <= 3  # not per entry

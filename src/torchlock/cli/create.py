@@ -147,7 +147,7 @@ def create(
     Exits 0 when the environment was created, 1 when it did not verify.
     """
     from torchlock.cli.lockopts import lock_location
-    from torchlock.cli.solve import _default_cache_dir, _netrc_path, pip_settings
+    from torchlock.cli.solve import _netrc_path, cache_folder, pip_settings
     from torchlock.envs.backends import Backend
     from torchlock.envs.create import Seams, list_dir
     from torchlock.index.download import HttpFetcher
@@ -202,7 +202,7 @@ def create(
         fallback=fallback,
         force=force,
         platform=platform,
-        cache_dir=Path(cache_dir) if cache_dir else _default_cache_dir(),
+        cache_dir=cache_folder(cache_dir),
         verify_timeout=timeout,
         trusted_hosts=pip.trusted_hosts,
         netrc_path=netrc_path,

@@ -273,7 +273,7 @@ def _stored_answer(params: dict[str, Any]) -> tuple[str | None, Path | None]:
     url = given if given is not None else _default_index(None, params["mirror"])[0]
     cache_dir = params["cache_dir"]
     key = answer_key(params, default_index=url, env=os.environ)
-    return key, Path(cache_dir) if cache_dir else _default_cache_dir()
+    return key, cache_folder(cache_dir)
 
 
 def _lock_path(output: str | None, loaded: LoadedSpec | None) -> Path | None:
@@ -363,7 +363,7 @@ def _index_settings(
         find_links=tuple(Path(f) for f in folders),
         trusted_hosts=(*trusted_hosts, *pip.trusted_hosts),
         offline=offline,
-        cache_dir=Path(cache_dir) if cache_dir else _default_cache_dir(),
+        cache_dir=cache_folder(cache_dir),
         netrc_path=_netrc_path(),
         ca_file=None if pip.cert is None else Path(pip.cert),
     )
@@ -405,6 +405,18 @@ def _system() -> str:
     import platform
 
     return platform.system()
+
+
+def cache_folder(given: str | None) -> Path:
+    """--cache-dir, else the default; a usage error when something else is in its place."""
+    path = Path(given) if given else _default_cache_dir()
+    if path.exists() and not path.is_dir():
+        where = "--cache-dir" if given else "the cache folder"
+        raise InputError(
+            f"{where} {str(path)!r} is not a folder",
+            hint="give --cache-dir DIR (or TORCHLOCK_CACHE_DIR) naming a folder",
+        )
+    return path
 
 
 def _default_cache_dir() -> Path:

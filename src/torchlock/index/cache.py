@@ -124,6 +124,7 @@ class HttpCache:
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
         self._made: set[Path] = set()  # folders known to exist
+        self._warned = False
 
     def _page_path(self, url: str) -> Path:
         return self.directory / "pages" / f"{url_key(url)}.page"
@@ -138,7 +139,7 @@ class HttpCache:
         except FileNotFoundError:
             return None
         except OSError as exc:
-            _warn("cannot read cache entry %s: %s", path, exc)
+            self._problem("cannot read cache entry %s: %s", path, exc)
             return None
         try:
             header_line, _, body = raw.partition(b"\n")
@@ -164,7 +165,7 @@ class HttpCache:
                 sha256=digest,
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            _warn("ignoring a damaged cache entry for %s: %s", url, exc)
+            self._problem("ignoring a damaged cache entry for %s: %s", url, exc)
             return None
 
     def page_state(self, url: str) -> tuple[str, float, float | None] | None:
@@ -235,7 +236,7 @@ class HttpCache:
         except FileNotFoundError:
             return None
         except OSError as exc:
-            _warn("cannot read cache entry %s: %s", path, exc)
+            self._problem("cannot read cache entry %s: %s", path, exc)
             return None
 
     def store_metadata(self, key: str, data: bytes) -> None:
@@ -244,8 +245,15 @@ class HttpCache:
     def forget_metadata(self, key: str) -> None:
         self._metadata_path(key).unlink(missing_ok=True)
 
+    def _problem(self, message: str, *args: object) -> None:
+        """Warn about the first problem only: a cache folder that cannot be used (a file
+        in its place, no permission) would otherwise repeat it for every entry."""
+        if not self._warned:
+            self._warned = True
+            _warn(message + " (further cache problems in this run are not shown)", *args)
+
     def _write(self, path: Path, data: bytes | tuple[bytes, ...]) -> None:
         try:
             atomic_write(path, data, made=self._made)
         except OSError as exc:  # a cache that cannot be written is not an error
-            _warn("cannot write cache entry %s: %s", path, exc)
+            self._problem("cannot write cache entry %s: %s", path, exc)

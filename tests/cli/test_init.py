@@ -89,3 +89,25 @@ def test_index_urls_are_written_without_credentials(
     assert 'extra-index-urls = ["https://private.example/simple"]' in text
     for word in ("alice", "s3cret", "tok3n"):
         assert word not in text + out + err
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "words"),
+    [
+        ("--gpu-cc", "x", "malformed GPU compute capability"),
+        ("--python", "3.x", "malformed Python version"),
+        ("--torch", "garbage", "malformed torch requirement"),
+        ("--policy", "fast", "unknown policy"),
+        ("--mirror", "nosuch", "unknown mirror"),
+        ("--index-url", "notaurl", "not an http(s) URL"),
+    ],
+)
+def test_a_bad_value_writes_no_spec(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, flag: str, value: str, words: str
+) -> None:
+    code, out, err = run_cli(["init", *GIVEN, flag, value], capsys)
+    assert out == ""
+    assert code == 2
+    assert words in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "torchlock.toml").exists()

@@ -46,6 +46,15 @@ def test_pyproject_without_table_has_no_spec() -> None:
         ("python = 3.10\n", "python", "expected a string"),
         ('lock = "lock.toml"\n', "lock", "PEP 751"),
         ('python = "3.10\n', "line 1, column", "not valid TOML"),
+        ('python = "3.x"\n', "python", "malformed Python version"),
+        ('gpu-cc = ["8.0", "x"]\n', "gpu-cc[1]", "malformed GPU compute capability"),
+        ('torch = "garbage"\n', "torch", "malformed torch requirement"),
+        ('policy = "fast"\n', "policy", "unknown policy"),
+        ('driver = "525..85"\n', "driver", "driver"),
+        ('mirror = "nosuch"\n', "mirror", "unknown mirror"),
+        ('torch-index = "both"\n', "torch-index", "unknown torch-index"),
+        ('index-url = "mirror.example/simple"\n', "index-url", "not an http(s) URL"),
+        ('extra-index-urls = ["ftp://x"]\n', "extra-index-urls[0]", "not an http(s) URL"),
     ],
 )
 def test_bad_spec_names_the_place(text: str, place: str, words: str) -> None:

@@ -225,6 +225,7 @@ def _spec(table: Mapping[str, Any], path: str, where: str) -> ProjectSpec:
             raise LockfileError(
                 path, exc.message, place=f"{_place(where, 'platforms')}[{i}]", hint=exc.hint
             ) from None
+    _check_values(values, path, where)
     lock = values.get("lock")
     if lock is not None:
         from torchlock.lockfiles.pylock import is_pylock_name
@@ -236,6 +237,65 @@ def _spec(table: Mapping[str, Any], path: str, where: str) -> ProjectSpec:
                 place=_place(where, "lock"),
             )
     return ProjectSpec(**values)
+
+
+def _check_values(values: Mapping[str, Any], path: str, where: str) -> None:
+    """Each value as the command that takes it would check it, named by its key in the spec
+    (a bad value found later would read like a bad flag the user never gave)."""
+    from torchlock.matrix.mirrors import mirror_by_name
+    from torchlock.matrix.model import Variant
+    from torchlock.matrix.request import parse_policy, parse_torch_spec
+    from torchlock.target import ComputeCapability, DriverVersion, PythonVersion
+
+    def driver(text: str) -> object:
+        return text if text.strip().lower() in ("auto", "none") else DriverVersion.parse(text)
+
+    def torch_index(text: str) -> object:
+        if text not in ("auto", "pytorch", "default"):
+            raise InputError(
+                f"unknown torch-index {text!r}", hint="use auto (the default), pytorch or default"
+            )
+        return text
+
+    def url(text: str) -> object:
+        scheme = text.partition("://")[0].lower() if "://" in text else ""
+        if scheme not in ("http", "https"):
+            raise InputError(f"{text!r} is not an http(s) URL")
+        return text
+
+    checks: dict[str, Any] = {
+        "python": PythonVersion.parse,
+        "torch": parse_torch_spec,
+        "variant": Variant.parse,
+        "policy": parse_policy,
+        "driver": driver,
+        "mirror": mirror_by_name,
+        "torch_index": torch_index,
+        "index_url": url,
+        "pytorch_index_url": url,
+    }
+    each: dict[str, Any] = {"gpu_cc": ComputeCapability.parse, "extra_index_urls": url}
+    for key, value in values.items():
+        items: list[tuple[int | None, Any]]
+        if key in checks:
+            items = [(None, value)]
+            check = checks[key]
+        elif key in each:
+            items = list(enumerate(value))
+            check = each[key]
+        else:
+            continue
+        for i, item in items:
+            try:
+                check(item)
+            except InputError as exc:
+                place = _place(where, key.replace("_", "-"))
+                raise LockfileError(
+                    path,
+                    exc.message,
+                    place=place if i is None else f"{place}[{i}]",
+                    hint=exc.hint,
+                ) from None
 
 
 def render(spec: ProjectSpec) -> str:

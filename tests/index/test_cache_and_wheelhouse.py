@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from packaging.version import Version
 
 from tests.support.wheels import build_sdist, build_wheel
@@ -85,3 +86,46 @@ def test_wheelhouse_merges_folders(tmp_path: Path) -> None:
     house = Wheelhouse([tmp_path / "a", tmp_path / "b"])
     assert [str(a.version) for a in house.artifacts("x")] == ["1.0", "2.0"]  # type: ignore[arg-type]
     assert house.artifacts("z") == ()  # type: ignore[arg-type]
+
+
+def test_a_failed_write_leaves_no_temporary_file(tmp_path: Path) -> None:
+    from torchlock.index.cache import atomic_write
+
+    target = tmp_path / "entry"
+    target.mkdir()  # a folder where the file should go: the rename fails
+    with pytest.raises(IsADirectoryError):
+        atomic_write(target, (b"header\n", b"body"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["entry"]
+    assert list(target.iterdir()) == []
+
+
+def test_a_page_is_hashed_once_on_its_way_through_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hashlib
+
+    from torchlock.index import cache as cache_module
+    from torchlock.index.cache import CachedPage, HttpCache
+
+    calls: list[int] = []
+    real = hashlib.sha256
+
+    def counting(data: bytes = b"") -> object:
+        calls.append(len(data))
+        return real(data)
+
+    store = HttpCache(tmp_path)
+    page = CachedPage(
+        url="https://i.example/simple/x/",
+        content=b"{}" * 1000,
+        content_type="application/vnd.pypi.simple.v1+json",
+        fetched_at=1.0,
+        max_age=600.0,
+    )
+    monkeypatch.setattr(cache_module.hashlib, "sha256", counting)
+    store.store_page(page)
+    assert [n for n in calls if n == 2000] == []  # the page already knew its digest
+    loaded = store.load_page(page.url)
+    assert loaded is not None
+    assert loaded.sha256 == page.sha256
+    assert [n for n in calls if n == 2000] == [2000]  # read back: checked once

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -604,8 +605,9 @@ def test_a_read_ahead_that_outlives_the_client_starts_nothing(
     client.prefetch([canonicalize_name("requests")], pick=pick)
     closer = threading.Thread(target=client.close)
     closer.start()
+    deadline = time.monotonic() + 10
     while not client._closed:  # close() has begun and waits for the running job
-        pass
+        assert time.monotonic() < deadline, "close() never began"
     closing.set()
     closer.join(10)
     assert not closer.is_alive()
@@ -738,5 +740,35 @@ def test_worker_pool_runs_every_job_within_its_limit() -> None:
     pool.shutdown()
     assert sorted(done) == list(range(30))
     assert 1 <= len(names) <= 3
+    assert len(names) == 3  # jobs that found every thread busy started new ones
     with pytest.raises(RuntimeError, match="closed"):
         pool.submit(lambda: None)
+
+
+def test_source_names_every_place_asked_in_order(tmp_path: Path) -> None:
+    folder = tmp_path / "wheels"
+    folder.mkdir()
+    routing = Routing(
+        default_index="https://default.example/simple",
+        indexes={"torch": "https://download.example/whl/cu121"},
+        extra_indexes=("https://tok3n@extra.example/simple",),
+        find_links=(folder,),
+        flat_indexes=frozenset({"https://download.example/whl/cu121"}),
+    )
+    client = IndexClient(routing)
+    assert client.source(canonicalize_name("numpy")) == (
+        f"{folder}, then https://default.example/simple/numpy/, "
+        "then https://extra.example/simple/numpy/"
+    )
+    # a project routed to its own index never goes to the extra indexes; a flat listing
+    # is named itself, not as a project page under it
+    assert client.source(canonicalize_name("torch")) == (
+        f"{folder}, then https://download.example/whl/cu121"
+    )
+
+
+def test_index_checks_are_remembered_per_scheme_and_host(make_client: MakeClient) -> None:
+    client = make_client("https://h.example/simple")
+    client._check("https://h.example/simple/")
+    with pytest.raises(PackageIndexError, match="refusing plain-http"):
+        client._check("http://h.example/simple/")  # the same host over http: asked again

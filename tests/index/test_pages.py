@@ -206,6 +206,9 @@ def test_links_resolve_exactly_as_urljoin_does(base: str) -> None:
         "a/b/..",
         "x.whl?download=1",
         "../../../../../../too-far.whl",
+        "?x.whl",
+        "x.whl?",
+        "//x.whl",
     ]
     join = _joiner(base)
     for href in hrefs + hrefs:  # the second pass answers from the resolved folders
@@ -232,3 +235,6 @@ def test_wheel_filter_judges_by_the_tag_triple() -> None:
     assert accept("pkg-1.0.tar.gz")
     assert accept("pkg-1.0.zip")
     assert not accept("pkg-1.0.exe")
+    # each part of the triple counts: the same interpreters or ABIs alone are not enough
+    assert not accept("x-1.0-cp310-cp311-manylinux1_x86_64.whl")
+    assert not accept("x-1.0-cp311-cp310-manylinux1_x86_64.whl")

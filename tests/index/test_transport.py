@@ -305,6 +305,12 @@ def test_no_proxy_and_loopback_bypass_the_proxy(make_server: MakeServer) -> None
         assert session._proxy_for("http", "pkgs.corp.example") is None
         assert session._proxy_for("http", "internal.example") is None
         assert session._proxy_for("http", "other.example") == parse_proxy("127.0.0.1:9")
+        assert session._proxy_for("http", "127.0.0.2") is None  # all of 127/8 is loopback
+        assert session._proxy_for("http", "localhost") is None
+    with Session(proxies={"http": "http://127.0.0.1:9", "no": "*"}) as session:
+        assert session._proxy_for("http", "other.example") is None
+    with Session(proxies={"http": "http://127.0.0.1:9", "no": "internal.example:8080"}) as session:
+        assert session._proxy_for("http", "internal.example") is None  # a rule with a port
 
 
 def test_environment_proxies(monkeypatch: pytest.MonkeyPatch) -> None:

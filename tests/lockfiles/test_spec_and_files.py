@@ -63,6 +63,7 @@ def test_bad_spec_names_the_place(text: str, place: str, words: str) -> None:
     assert caught.value.place is not None
     assert caught.value.place.startswith(place)
     assert words in str(caught.value)
+    assert "(at line" not in str(caught.value)  # the place is said once, as "line N, column M"
 
 
 def test_bad_pyproject_table_names_tool_torchlock() -> None:

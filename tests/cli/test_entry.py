@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 ENTRY = "import sys; from torchlock.console import run; sys.argv[0] = 'torchlock'; run()"
 
 
@@ -51,3 +53,43 @@ def test_python_dash_m_uses_the_same_exit() -> None:
     )
     assert done.returncode == 0
     assert done.stdout.startswith("torchlock")
+
+
+def test_the_collector_waits_for_many_allocations() -> None:
+    code = (
+        "import atexit, gc, sys; from torchlock.console import run; "
+        "atexit.register(lambda: print('threshold', gc.get_threshold()[0], file=sys.stderr)); "
+        "sys.argv = ['torchlock', '--version']; run()"
+    )
+    done = run(code=code)
+    assert done.returncode == 0
+    assert "threshold 100000" in done.stderr
+
+
+def test_buffered_output_is_flushed_before_the_quick_exit() -> None:
+    code = (
+        "import sys; from torchlock.console import run; sys.stdout.write('buffered'); "
+        "sys.argv = ['torchlock', 'matrix', '--driver', 'not-a-driver']; run()"
+    )
+    done = run(code=code)
+    assert done.returncode == 2
+    assert done.stdout == "buffered"
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "said"),
+    [
+        ("sys.exit('boom')", 1, "boom"),  # as Python itself ends sys.exit(text)
+        ("return None", 1, ""),  # main always exits: a return is a bug, not a success
+    ],
+)
+def test_other_endings_of_main(body: str, status: int, said: str) -> None:
+    code = (
+        "import sys, torchlock.cli\n"
+        f"def main(argv=None):\n    {body}\n"
+        "torchlock.cli.main = main\n"
+        "from torchlock.console import run\nrun()"
+    )
+    done = run(code=code)
+    assert done.returncode == status
+    assert said in done.stderr

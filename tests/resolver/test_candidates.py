@@ -197,3 +197,26 @@ def test_a_tag_set_is_ranked_once_and_the_same_for_every_wheel_that_has_it() -> 
     assert facts.rank(other) is None
     assert facts.rank(other) is None
     assert facts.rank(first) == min(facts.tags.index(t) for t in first.tags if t in facts.tags)
+
+
+def test_equal_rank_and_build_fall_back_to_the_file_name_whatever_the_input_order() -> None:
+    name = canonicalize_name("pkg")
+    files = artifacts_of(name, [dist("1.0", wheels=("py3-none-any", "py2.py3-none-any"))])
+    forward = evaluate_project(name, files, _facts())
+    backward = evaluate_project(name, list(reversed(files)), _facts())
+    assert forward == backward
+    assert [a.filename for a in forward.releases[0].usable] == [
+        "pkg-1.0-py2.py3-none-any.whl",
+        "pkg-1.0-py3-none-any.whl",
+    ]
+
+
+def test_a_tag_listed_twice_keeps_its_first_rank() -> None:
+    from packaging.tags import Tag
+
+    first, second = Tag("cp310", "cp310", "linux_x86_64"), Tag("py3", "none", "any")
+    facts = TargetFacts(tags=(first, second, first), python_version=Version("3.10"), environment={})
+    wheel = artifacts_of(
+        canonicalize_name("pkg"), [dist("1.0", wheels=("cp310-cp310-linux_x86_64",))]
+    )
+    assert facts.rank(wheel[0]) == 0

@@ -245,6 +245,35 @@ def test_a_private_index_with_a_netrc_login_serves_downloads_and_the_fallback(
 
 
 @needs_linux
+def test_a_fallback_over_https_trusts_pips_cert_setting(
+    bin_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    builds = {
+        ("2.5.1", "cu124"): fake_build(
+            "2.5.1", "cu124", cuda_available=False, availability_warning=TOO_OLD
+        ),
+        ("2.5.1", "cu121"): fake_build("2.5.1", "cu121"),
+    }
+    tree = build_fake_torch_index(tmp_path / "index", builds)
+    server = serve(tree.root, tree, tls=True)
+    monkeypatch.setenv("PIP_CERT", str(TLS_CA))
+    try:
+        solve_lock(capsys, server, tmp_path / "pylock.toml")
+        monkeypatch.setenv("TORCHLOCK_CACHE_DIR", str(tmp_path / "fresh-cache"))
+        code, doc, err = create(capsys, "--prefix", "env", "--lock", "pylock.toml", "--fallback")
+    finally:
+        server.stop()
+    assert code == 0, err  # the fallback solved again over https, trusting the same CA
+    assert [(a["variant"], a["ok"]) for a in doc["attempts"]] == [
+        ("cu124", False),
+        ("cu121", True),
+    ]
+
+
+@needs_linux
 def test_text_output_names_backend_phases_and_activation(
     bin_dir: Path,
     capsys: pytest.CaptureFixture[str],
@@ -342,13 +371,14 @@ def test_fallback_resolves_again_with_the_locks_extra_index(
     assert "private-helper" in {str(p.name) for p in relocked.packages}
 
 
-@needs_linux
-def test_fallback_candidates_that_do_not_solve_do_not_use_up_the_builds(
-    bin_dir: Path,
+def _walk_past_an_unsolvable_cu121(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
-) -> None:
+    **limits: int,
+) -> tuple[int, Any, str]:
+    """create --fallback where cu124 fails verification, cu121 no longer solves and cu118
+    is healthy, with the fallback's limits set to ``limits``."""
     from torchlock.workflows import creating
 
     builds = {
@@ -366,14 +396,42 @@ def test_fallback_candidates_that_do_not_solve_do_not_use_up_the_builds(
         shutil.rmtree(tree.root / "whl" / "cu121" / "torchvision")
         tree.write()
         monkeypatch.setenv("TORCHLOCK_CACHE_DIR", str(tmp_path / "fresh-cache"))
-        monkeypatch.setattr(creating, "FALLBACK_LIMIT", 2)  # the failed build and one more
-        code, doc, err = create(capsys, "demo", "--lock", "pylock.toml", "--fallback")
+        for name, value in limits.items():
+            monkeypatch.setattr(creating, name, value)
+        return create(capsys, "demo", "--lock", "pylock.toml", "--fallback")
     finally:
         server.stop()
+
+
+@needs_linux
+def test_fallback_candidates_that_do_not_solve_do_not_use_up_the_builds(
+    bin_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    # the failed build and one more may be built
+    code, doc, err = _walk_past_an_unsolvable_cu121(capsys, monkeypatch, tmp_path, FALLBACK_LIMIT=2)
     assert code == 0, err
     attempts = [(a["variant"], a["ok"]) for a in doc["attempts"]]
     assert attempts == [("cu124", False), ("cu121", False), ("cu118", True)]
     assert "could not solve" in doc["attempts"][1]["abandoned"]
+
+
+@needs_linux
+def test_fallback_stops_after_its_limit_of_unsolvable_candidates(
+    bin_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    code, doc, err = _walk_past_an_unsolvable_cu121(
+        capsys, monkeypatch, tmp_path, UNSOLVABLE_LIMIT=1
+    )
+    assert code == 1, err
+    assert [a["variant"] for a in doc["attempts"]] == ["cu124", "cu121"]  # not on to cu118
+    assert "could not solve" in doc["attempts"][1]["abandoned"]
+    assert not (tmp_path / "data" / "torchlock" / "envs" / "demo").exists()
 
 
 @needs_linux

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from torchlock.errors import NoCandidateError
+from torchlock.errors import DetectionError, NoCandidateError
 from torchlock.matrix.load import load_matrix
 from torchlock.matrix.request import build_request
 from torchlock.matrix.select import Selection, select
@@ -43,6 +43,13 @@ def choose_build(inputs: SelectionInputs, *, detect: Detect) -> Selection:
     if not explicit or (version is not None and not gpus):
         report = detect(None if version is None else str(version))
         if not explicit:
+            if report.driver.status.value == "broken":  # a CPU build would hide the fault
+                raise DetectionError(
+                    "the NVIDIA driver is installed but not answering",
+                    evidence=[report.driver.detail] if report.driver.detail else [],
+                    hint="mend the driver first (torchlock doctor says what is wrong), or "
+                    "plan anyway with --driver VERSION, or --driver none for a CPU build",
+                )
             version = report.driver.version
         if not gpus:
             gpus = [str(g.compute_capability) for g in report.gpus if g.compute_capability]

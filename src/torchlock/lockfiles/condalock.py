@@ -18,14 +18,12 @@ import re
 from dataclasses import dataclass
 from typing import Any, overload
 
-from torchlock.errors import LockfileError
 from torchlock.lockfiles import yamlin, yamlout
 from torchlock.lockfiles.model import Lock
 
 CONDA_LOCK_VERSION = 1
 DEFAULT_CHANNEL = "conda-forge"
 INSTALL = "Install: conda-lock install -n NAME <this file>"
-_EXPORTED = re.compile(r"Exported by torchlock from (?P<source>.+); do not edit by hand\.")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _MD5 = re.compile(r"[0-9a-f]{32}")
 
@@ -189,10 +187,7 @@ def render(
         if source is None:
             raise TypeError("render(lock) needs source=")
         lock = from_lock(lock, source=source, platform=platform)
-    header = [
-        f"# Exported by torchlock from {lock.exported_from}; do not edit by hand.",
-        f"# {INSTALL}",
-    ]
+    header = yamlout.header(lock.exported_from, INSTALL)
     return "\n".join([*header, *yamlout.dump(document(lock))]) + "\n"
 
 
@@ -204,13 +199,7 @@ _ENTRY_KEYS = ("name", "version", "manager", "platform", "dependencies", "url", 
 def parse(text: str, *, source: str) -> CondaLockFile:
     """The ``conda-lock.yml`` export in ``text`` (read from ``source``, named in errors)."""
     comments, tree = yamlin.load(text, source=source)
-    exported = _EXPORTED.fullmatch(comments[0]) if comments else None
-    if exported is None or comments[1:] != [INSTALL]:
-        raise LockfileError(
-            source,
-            "not a torchlock conda-lock.yml export: the header comments are not its own",
-            place="line 1",
-        )
+    exported = yamlin.exported_from(comments, INSTALL, kind="conda-lock.yml", source=source)
     reader = yamlin.Reader(source)
     top = reader.mapping(tree, "", required=("version", "metadata", "package"))
     version = top["version"]
@@ -251,7 +240,7 @@ def parse(text: str, *, source: str) -> CondaLockFile:
         for i, item in enumerate(reader.check(top["package"], list, "package"))
     )
     lock = CondaLockFile(
-        exported_from=exported["source"],
+        exported_from=exported,
         content_hash=tuple(content.items()),
         channels=tuple(channels_found),
         platforms=platforms,

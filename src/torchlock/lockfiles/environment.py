@@ -17,7 +17,6 @@ import re
 from dataclasses import dataclass
 from typing import Any, overload
 
-from torchlock.errors import LockfileError
 from torchlock.lockfiles import yamlin, yamlout
 from torchlock.lockfiles.condalock import channels
 from torchlock.lockfiles.model import Lock
@@ -32,7 +31,6 @@ from torchlock.lockfiles.requirements import (
 )
 
 CREATE = "Create: conda env create -f <this file>"
-_EXPORTED = re.compile(r"Exported by torchlock from (?P<source>.+); do not edit by hand\.")
 _CONDA_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
 _CONDA_PART = re.compile(r"[^\s=]+")
 
@@ -130,10 +128,7 @@ def render(
         if source is None or name is None:
             raise TypeError("render(lock) needs source= and name=")
         env = from_lock(env, source=source, name=name, platform=platform)
-    header = [
-        f"# Exported by torchlock from {env.exported_from}; do not edit by hand.",
-        f"# {CREATE}",
-    ]
+    header = yamlout.header(env.exported_from, CREATE)
     return "\n".join([*header, *yamlout.dump(document(env))]) + "\n"
 
 
@@ -143,13 +138,7 @@ def render(
 def parse(text: str, *, source: str) -> EnvironmentFile:
     """The ``environment.yml`` export in ``text`` (read from ``source``, named in errors)."""
     comments, tree = yamlin.load(text, source=source)
-    exported = _EXPORTED.fullmatch(comments[0]) if comments else None
-    if exported is None or comments[1:] != [CREATE]:
-        raise LockfileError(
-            source,
-            "not a torchlock environment.yml export: the header comments are not its own",
-            place="line 1",
-        )
+    exported = yamlin.exported_from(comments, CREATE, kind="environment.yml", source=source)
     reader = yamlin.Reader(source)
     top = reader.mapping(tree, "", required=("name", "channels", "dependencies"))
     name = reader.get(top, "name", str, "")
@@ -176,7 +165,7 @@ def parse(text: str, *, source: str) -> EnvironmentFile:
         hashes = [f"--hash={h}" for h in rest.split(" --hash=")] if rest else []
         pip.append(parse_requirement(head, hashes, _at(reader, f"{where}.pip[{i}]")))
     env = EnvironmentFile(
-        exported_from=exported["source"],
+        exported_from=exported,
         name=name,
         channels=reader.strings(top["channels"], "channels"),
         conda=conda,

@@ -223,3 +223,19 @@ class Reader:
 
 def _join(place: str, key: str) -> str:
     return f"{place}.{key}" if place else key
+
+
+_EXPORTED = re.compile(r"Exported by torchlock from (?P<source>.+); do not edit by hand\.")
+
+
+def exported_from(comments: list[str], instruction: str, *, kind: str, source: str) -> str:
+    """The lock a YAML export names in its header (yamlout.header); LockfileError when the
+    comments are not that header."""
+    found = _EXPORTED.fullmatch(comments[0]) if comments else None
+    if found is None or comments[1:] != [instruction]:
+        raise LockfileError(
+            source,
+            f"not a torchlock {kind} export: the header comments are not its own",
+            place="line 1",
+        )
+    return found["source"]

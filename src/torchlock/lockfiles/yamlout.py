@@ -54,3 +54,11 @@ def _empty_or_scalar(value: Any) -> str:
     if isinstance(value, list):
         return "[]"
     return scalar(value)
+
+
+def header(exported_from: str, instruction: str) -> list[str]:
+    """The two comment lines every YAML export starts with (yamlin.exported_from reads them)."""
+    return [
+        f"# Exported by torchlock from {exported_from}; do not edit by hand.",
+        f"# {instruction}",
+    ]

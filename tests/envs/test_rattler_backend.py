@@ -17,7 +17,6 @@ from torchlock.envs.conda_rattler import channel_of, channel_url, install_conda_
 from torchlock.envs.install import BuildError
 from torchlock.errors import InputError, PackageIndexError, ResolutionError
 from torchlock.lockfiles import pylock
-from torchlock.lockfiles.model import CondaPackage
 
 pytest.importorskip("rattler")
 
@@ -187,23 +186,9 @@ def test_a_solved_and_locked_base_installs_only_its_platform(base: Path, tmp_pat
         subdir: solve_base(channels=[base.as_uri()], python="3.10", subdir=subdir)
         for subdir in ("linux-64", "win-64")
     }
-    conda = [
-        CondaPackage(
-            name=r.name,
-            version=r.version,
-            build=r.build,
-            platform=subdir,
-            subdir=r.subdir,
-            channel=r.channel,
-            url=r.url,
-            sha256=r.sha256,
-            md5=r.md5,
-            size=r.size,
-            depends=r.depends,
-        )
-        for subdir, found in records.items()
-        for r in found
-    ]
+    from torchlock.lockfiles.build import conda_package
+
+    conda = [conda_package(r, subdir) for subdir, found in records.items() for r in found]
     lock = dataclasses.replace(sample_lock(), conda=tuple(conda))
     lock = pylock.parse(pylock.render(lock), "pylock.toml")
     staging, final = tmp_path / ".env.torchlock-x", tmp_path / "env"

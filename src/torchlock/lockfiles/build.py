@@ -145,28 +145,30 @@ def build_lock(
     )
 
 
+def conda_package(record: CondaRecordLike, platform: str) -> CondaPackage:
+    """The lock's entry for one solved conda record of ``platform``."""
+    return CondaPackage(
+        name=record.name,
+        version=record.version,
+        build=record.build,
+        platform=platform,
+        subdir=record.subdir,
+        channel=record.channel,
+        url=record.url,
+        sha256=record.sha256,
+        md5=record.md5,
+        size=record.size,
+        depends=tuple(record.depends),
+    )
+
+
 def _conda_base(
     targets: Sequence[TargetLike], subdirs: list[str], carried: Sequence[CondaPackage]
 ) -> tuple[CondaPackage, ...]:
     found: list[CondaPackage] = []
     for target, subdir in zip(targets, subdirs, strict=True):
         if target.conda:
-            found.extend(
-                CondaPackage(
-                    name=r.name,
-                    version=r.version,
-                    build=r.build,
-                    platform=subdir,
-                    subdir=r.subdir,
-                    channel=r.channel,
-                    url=r.url,
-                    sha256=r.sha256,
-                    md5=r.md5,
-                    size=r.size,
-                    depends=tuple(r.depends),
-                )
-                for r in target.conda
-            )
+            found.extend(conda_package(r, subdir) for r in target.conda)
         else:
             found.extend(c for c in carried if c.platform == subdir)
     names = [(c.platform, c.name) for c in found]

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.fixture_index import FixtureIndex
-from tests.support.index_server import TLS_CA, TLS_DIR, IndexServer, serve
+from tests.support.index_server import TLS_CA, IndexServer, serve, wrap_tls
 from torchlock.index import transport
 from torchlock.index.transport import Session, environment_proxies, parse_proxy
 
@@ -53,11 +53,7 @@ class Server:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.httpd.daemon_threads = True
         if tls:
-            import ssl
-
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.load_cert_chain(TLS_DIR / "server.pem", TLS_DIR / "server.key")
-            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+            wrap_tls(self.httpd)
         self.port = self.httpd.server_address[1]
         self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.thread = threading.Thread(

@@ -156,11 +156,7 @@ class IndexServer:
 
         self._httpd = _Server(("127.0.0.1", 0), Handler)
         if self.tls:
-            import ssl
-
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.load_cert_chain(TLS_DIR / "server.pem", TLS_DIR / "server.key")
-            self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)
+            wrap_tls(self._httpd)
         thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
         )
@@ -322,6 +318,15 @@ def _parse_range(value: str, size: int) -> tuple[int, int] | None:
 
 TLS_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "tls"
 TLS_CA = TLS_DIR / "ca.pem"  # what a client must trust to talk to a tls=True server
+
+
+def wrap_tls(httpd: ThreadingHTTPServer) -> None:
+    """Serve https on ``httpd``'s socket with the fixture certificate (trust TLS_CA)."""
+    import ssl
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(TLS_DIR / "server.pem", TLS_DIR / "server.key")
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
 
 
 def serve(root: Path, tree: FixtureIndex | None = None, *, tls: bool = False) -> IndexServer:

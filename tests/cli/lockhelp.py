@@ -17,6 +17,7 @@ PIP_VARIABLES = (
     "PIP_NO_INDEX",
     "PIP_CONSTRAINT",
     "PIP_REQUIREMENT",
+    "PIP_CERT",
     "HTTP_PROXY",
     "HTTPS_PROXY",
     "ALL_PROXY",

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from tests.cli.lockhelp import PIP_VARIABLES
 from tests.support.cli import run_cli
 from tests.support.fixture_index import FixtureIndex, build_pypi_index
 from tests.support.index_server import TLS_CA, Fault, IndexServer, serve
@@ -47,17 +48,6 @@ NVIDIA_CU12 = {
     "nvidia-cudnn-cu12": "8.9.2.26",
 }
 COMMON = {"filelock", "typing-extensions", "sympy", "networkx", "jinja2", "fsspec"}
-PIP_VARIABLES = (
-    "PIP_INDEX_URL",
-    "PIP_EXTRA_INDEX_URL",
-    "PIP_FIND_LINKS",
-    "PIP_TRUSTED_HOST",
-    "PIP_NO_INDEX",
-    "PIP_CONSTRAINT",
-    "PIP_REQUIREMENT",
-)
-PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
-TORCHLOCK_VARIABLES = ("TORCHLOCK_DRIVER", "TORCHLOCK_CACHE_DIR", "TORCHLOCK_PYTORCH_INDEX_URL")
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -65,7 +55,7 @@ HEX64 = re.compile(r"^[0-9a-f]{64}$")
 def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No pip configuration, proxy, netrc or torchlock setting of this machine."""
     monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
-    for name in (*PIP_VARIABLES, *PROXY_VARIABLES, *TORCHLOCK_VARIABLES):
+    for name in PIP_VARIABLES:  # pip's, the proxies and torchlock's own (lockhelp)
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.lower(), raising=False)
     monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))

@@ -435,6 +435,30 @@ def test_fallback_stops_after_its_limit_of_unsolvable_candidates(
 
 
 @needs_linux
+def test_force_never_replaces_what_is_not_an_environment(
+    bin_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    healthy_index: IndexServer,
+    tmp_path: Path,
+) -> None:
+    solve_lock(capsys, healthy_index, tmp_path / "pylock.toml")
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    afile = tmp_path / "afile"
+    afile.write_text("also mine")
+    for place in (folder, afile):
+        for force in ([], ["--force"]):
+            argv = ["--prefix", str(place), "--lock", "pylock.toml", *force]
+            code, _, err = create(capsys, *argv, json_out=False)
+            assert code == 2
+            assert f"{place} exists and is not an environment" in err
+    assert (folder / "notes.txt").read_text() == "mine"
+    assert afile.read_text() == "also mine"
+    assert sorted(p.name for p in tmp_path.iterdir() if "torchlock-" in p.name) == []
+
+
+@needs_linux
 def test_existing_environment_needs_force_and_survives_a_failed_replacement(
     bin_dir: Path,
     capsys: pytest.CaptureFixture[str],

@@ -100,6 +100,11 @@ def create_target(inputs: CreateInputs, chosen: ChosenBackend, *, seams: Seams) 
     return venv_home(env=seams.env, home=seams.home, os_kind=seams.os_kind) / name
 
 
+def _is_environment(path: Path) -> bool:
+    """A venv (pyvenv.cfg) or a conda environment (conda-meta/), as create makes them."""
+    return path.is_dir() and ((path / "pyvenv.cfg").is_file() or (path / "conda-meta").is_dir())
+
+
 def read_create_lock(path: Path) -> Lock:
     from torchlock.lockfiles import pylock
     from torchlock.lockfiles.files import read_text
@@ -361,11 +366,17 @@ def create_environment(
         check_mirror(inputs.mirror)  # an unknown mirror, too
     chosen = choose_backend(backend, env=seams.env, which=seams.which)
     final = create_target(inputs, chosen, seams=seams)
-    if (final.exists() or final.is_symlink()) and not inputs.force:
-        raise InputError(
-            f"an environment already exists at {final}",
-            hint="give --force to replace it (the old one stays until the new one verified)",
-        )
+    if final.exists() or final.is_symlink():
+        if not _is_environment(final):  # --force replaces environments, nothing else
+            raise InputError(
+                f"{final} exists and is not an environment",
+                hint="choose another --prefix or NAME; torchlock replaces only environments",
+            )
+        if not inputs.force:
+            raise InputError(
+                f"an environment already exists at {final}",
+                hint="give --force to replace it (the old one stays until the new one verified)",
+            )
     on_backend(chosen, final)
     knowledge = load_knowledge()
     attempts: list[CreateAttempt] = []

@@ -74,3 +74,15 @@ def test_missing_hash_in_the_lock_names_the_file_and_place(
     assert code == 2
     assert "error: pylock.toml: packages[0] (" in err
     assert ".wheels[0].hashes: no sha256 hash" in err
+
+
+def test_a_pylock_export_must_have_a_lock_name(
+    capsys: pytest.CaptureFixture[str], solved: Path
+) -> None:
+    code, out, err = run_cli(["export", "--format", "pylock", "-o", "lock.toml"], capsys)
+    assert code == 2
+    assert out == ""
+    assert "pylock.toml or pylock.<name>.toml" in err
+    assert not (solved.parent / "lock.toml").exists()
+    code, _, err = run_cli(["export", "--format", "pylock", "-o", "pylock.copy.toml"], capsys)
+    assert code == 0, err

@@ -44,6 +44,10 @@ def export(
     Every file is pinned by name and sha256, so the export installs the same bytes from
     any mirror of the indexes it was resolved against.
     """
+    if fmt == "pylock" and output is not None:
+        from torchlock.lockfiles.pylock import check_output_name
+
+        check_output_name(output, "e.g. -o pylock.toml or -o pylock.cu121.toml")
     path, _ = lock_location(lock_file, spec_file)
     lock = read_lock(path)
     subdir = None

@@ -279,15 +279,11 @@ def _stored_answer(params: dict[str, Any]) -> tuple[str | None, Path | None]:
 def _lock_path(output: str | None, loaded: LoadedSpec | None) -> Path | None:
     if output is None:
         return None if loaded is None else loaded.lock_path
-    from torchlock.lockfiles.pylock import is_pylock_name
+    from torchlock.lockfiles.pylock import check_output_name
 
-    path = Path(output)
-    if not is_pylock_name(path.name):
-        raise InputError(
-            f"--output {output!r}: a lock is named pylock.toml or pylock.<name>.toml (PEP 751)",
-            hint="e.g. -o pylock.toml or -o pylock.cu121.toml; other formats: torchlock export",
-        )
-    return path
+    return check_output_name(
+        output, "e.g. -o pylock.toml or -o pylock.cu121.toml; other formats: torchlock export"
+    )
 
 
 def _write_lock(path: Path, solution: Solution, inputs: LockInputs) -> None:

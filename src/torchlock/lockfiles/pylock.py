@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from packaging.markers import InvalidMarker, Marker
@@ -49,6 +50,17 @@ T = TypeVar("T")
 def is_pylock_name(name: str) -> bool:
     """``pylock.toml`` or ``pylock.<name>.toml`` (PEP 751 file names)."""
     return bool(_NAME.match(name))
+
+
+def check_output_name(output: str, hint: str) -> Path:
+    """``output`` as a path; InputError when its file name is not a PEP 751 lock name."""
+    path = Path(output)
+    if not is_pylock_name(path.name):
+        raise InputError(
+            f"--output {output!r}: a lock is named pylock.toml or pylock.<name>.toml (PEP 751)",
+            hint=hint,
+        )
+    return path
 
 
 # --- render ---------------------------------------------------------------------------------

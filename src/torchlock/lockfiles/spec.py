@@ -242,7 +242,6 @@ def _spec(table: Mapping[str, Any], path: str, where: str) -> ProjectSpec:
 def _check_values(values: Mapping[str, Any], path: str, where: str) -> None:
     """Each value as the command that takes it would check it, named by its key in the spec
     (a bad value found later would read like a bad flag the user never gave)."""
-    from torchlock.matrix.mirrors import mirror_by_name
     from torchlock.matrix.model import Variant
     from torchlock.matrix.request import parse_policy, parse_torch_spec
     from torchlock.target import ComputeCapability, DriverVersion, PythonVersion
@@ -257,6 +256,11 @@ def _check_values(values: Mapping[str, Any], path: str, where: str) -> None:
             )
         return text
 
+    def mirror(name: str) -> object:
+        from torchlock.matrix.mirrors import mirror_by_name  # its catalog only when named
+
+        return mirror_by_name(name)
+
     def url(text: str) -> object:
         scheme = text.partition("://")[0].lower() if "://" in text else ""
         if scheme not in ("http", "https"):
@@ -269,7 +273,7 @@ def _check_values(values: Mapping[str, Any], path: str, where: str) -> None:
         "variant": Variant.parse,
         "policy": parse_policy,
         "driver": driver,
-        "mirror": mirror_by_name,
+        "mirror": mirror,
         "torch_index": torch_index,
         "index_url": url,
         "pytorch_index_url": url,

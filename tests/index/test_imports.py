@@ -12,6 +12,9 @@ assert "http.client" not in sys.modules, "the HTTP stack imported at module impo
 assert "email" not in sys.modules and "packaging.metadata" not in sys.modules
 import torchlock.index.transport
 assert "rich" not in sys.modules and "httpx" not in sys.modules
+# the HTTP stack is the module's own on sockets; TLS is loaded for the first https request
+assert "http.client" not in sys.modules and "email" not in sys.modules
+assert "ssl" not in sys.modules
 """
 
 

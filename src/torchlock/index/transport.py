@@ -1,22 +1,23 @@
-"""A small HTTP/1.1 client on the standard library (http.client, ssl), for GET only.
+"""A small HTTP/1.1 client on the standard library (sockets, ssl), for GET only.
 
 What the index client and the downloader need and no more: kept-alive connections pooled
 per origin and shared by threads, separate connect and read timeouts, redirects, gzip
 bodies, basic auth, and proxies from the environment (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY,
 NO_PROXY; the registry on Windows). TLS verifies against the system's certificate store,
 as OpenSSL finds it (SSL_CERT_FILE and SSL_CERT_DIR honoured), so a company's own CA works.
+The messages themselves are read and written by :mod:`torchlock.index.wire`.
 
-Why not httpx: a cold ``torchlock solve`` spends most of its time in its HTTP stack. On
-the benchmark index httpx costs ~30 ms to import and ~2.5x the CPU per request of
-http.client, together about a quarter of the whole command; this module imports in a few
-milliseconds. Errors are this module's own (:class:`TransportError` and subclasses);
-HTTP statuses are answers, not errors: the caller reads ``status``.
+Why not httpx, or http.client: a cold ``torchlock solve`` spends much of its time in its
+HTTP stack. On the benchmark index httpx cost ~30 ms to import and ~2.5x the CPU per
+request of http.client, and http.client in turn ~12 ms to import (the email package, ssl
+even for plain http); this module and wire.py import in about one. Errors are this
+module's own (:class:`TransportError` and subclasses); HTTP statuses are answers, not
+errors: the caller reads ``status``.
 """
 
 from __future__ import annotations
 
 import base64
-import http.client
 import os
 import socket
 import sys
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import SplitResult, unquote, urljoin, urlsplit
 
 from torchlock.index.urls import is_loopback, origin
+from torchlock.index.wire import Answer, ClosedError, Connection, WireError, host_field
 
 if TYPE_CHECKING:
     import ssl
@@ -39,6 +41,7 @@ CHUNK = 1 << 16  # what iter_bytes reads at a time
 WHOLE_CHUNK = 1 << 20  # what read() does: a project page in one read, a fraction of the CPU
 MAX_REDIRECTS = 10
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class TransportError(Exception):
@@ -108,13 +111,13 @@ class Proxy:
 class Response:
     """An answer being read: status, headers (by lowercase name), the final URL."""
 
-    __slots__ = ("_decoder", "_raw", "headers", "reason", "status", "url")
+    __slots__ = ("_answer", "_decoder", "headers", "reason", "status", "url")
 
-    def __init__(self, raw: http.client.HTTPResponse, url: str) -> None:
-        self._raw = raw
-        self.status: int = raw.status
-        self.reason: str = raw.reason
-        self.headers: Mapping[str, str] = {k.lower(): v for k, v in raw.headers.items()}
+    def __init__(self, answer: Answer, url: str) -> None:
+        self._answer = answer
+        self.status: int = answer.status
+        self.reason: str = answer.reason
+        self.headers: Mapping[str, str] = answer.fields
         self.url = url
         encoding = self.headers.get("content-encoding", "").strip().lower()
         self._decoder = (
@@ -127,16 +130,13 @@ class Response:
         """The body, decoded, in pieces (of at most ``chunk_size`` bytes as received)."""
         try:
             while True:
-                block = self._raw.read(chunk_size)
+                block = self._answer.read(chunk_size)
                 if not block:
                     break
                 if self._decoder is not None:
                     block = self._decoder.decompress(block)
                 if block:
                     yield block
-            missing = self._raw.length  # what Content-Length promised and never came
-            if missing:
-                raise ProtocolError(f"IncompleteRead: the body ended {missing} bytes short")
             if self._decoder is not None:
                 tail = self._decoder.flush()
                 if tail:
@@ -145,7 +145,9 @@ class Response:
             raise ProtocolError(f"damaged compressed body: {exc}") from None
         except TimeoutError:
             raise ReadTimeout("the server stopped sending (read timeout)") from None
-        except (OSError, http.client.HTTPException) as exc:
+        except WireError as exc:
+            raise ProtocolError(str(exc)) from None
+        except OSError as exc:
             raise ProtocolError(_describe(exc)) from None
 
     def read(self) -> bytes:
@@ -175,7 +177,7 @@ class Session:
         self._no_proxy = _no_proxy_rules(self._proxies.pop("no", ""))
         self._max_idle = max_idle
         self._lock = threading.Lock()
-        self._idle: dict[Key, list[http.client.HTTPConnection]] = {}
+        self._idle: dict[Key, list[Connection]] = {}
         self._keys: dict[tuple[str, str], Key] = {}  # (scheme, netloc) of a URL -> its pool
         self._tls: ssl.SSLContext | None = None
         self._ca_file = ca_file
@@ -206,17 +208,17 @@ class Session:
             these = dict(sent)
             if auth is not None and origin(url) == first:
                 these["Authorization"] = _basic(*auth)
-            conn, key, raw = self._request(url, these, read_timeout)
-            response = Response(raw, url)
-            location = raw.headers.get("location") if raw.status in REDIRECTS else None
+            conn, key, answer = self._request(url, these, read_timeout)
+            response = Response(answer, url)
+            location = answer.fields.get("location") if answer.status in REDIRECTS else None
             if location:
                 target = urljoin(url, location)
                 try:
-                    raw.read()  # drain, so the connection can be reused
-                except (OSError, http.client.HTTPException):
+                    answer.read_all()  # drain, so the connection can be reused
+                except (OSError, WireError):
                     conn.close()
                 else:
-                    self._release(key, conn, raw)
+                    self._release(key, conn, answer)
                 if url.lower().startswith("https:") and not target.lower().startswith("https:"):
                     raise UnsupportedURL(f"refusing a redirect from https to {target}")
                 if check is not None:
@@ -228,8 +230,8 @@ class Session:
             except BaseException:
                 conn.close()
                 raise
-            if raw.isclosed():
-                self._release(key, conn, raw)
+            if answer.complete:
+                self._release(key, conn, answer)
             else:  # the caller stopped reading: the rest of the body is not worth draining
                 conn.close()
             return
@@ -257,10 +259,10 @@ class Session:
 
     def _request(
         self, url: str, headers: dict[str, str], read_timeout: float | None
-    ) -> tuple[http.client.HTTPConnection, Key, http.client.HTTPResponse]:
+    ) -> tuple[Connection, Key, Answer]:
         parts = urlsplit(url)
         key = self._pool_key(parts)
-        scheme, _, _, proxy = key
+        scheme, host, port, proxy = key
         target = parts.path or "/"
         if parts.query:
             target += "?" + parts.query
@@ -268,26 +270,30 @@ class Session:
             target = url.split("#", 1)[0]  # absolute form through an http proxy
             if proxy.authorization:
                 headers["Proxy-Authorization"] = proxy.authorization
+        host_header = host_field(host, port, DEFAULT_PORTS[scheme])
         read = self._read_timeout if read_timeout is None else read_timeout
         while True:
             conn, reused = self._checkout(key)
-            if read_timeout is not None and conn.sock is not None:
+            if read_timeout is not None:
                 conn.sock.settimeout(read)
             try:
-                conn.request("GET", target, headers=headers)
-                raw = conn.getresponse()
+                conn.send("GET", target, host_header, headers)
+                answer = conn.read_head()
             except TimeoutError:
                 conn.close()
                 raise ReadTimeout(f"no answer within {read:g} s") from None
-            except (ConnectionError, http.client.BadStatusLine) as exc:
+            except (ConnectionError, ClosedError) as exc:
                 conn.close()
                 if reused:  # the server closed a kept-alive connection: a fresh one
                     continue
                 raise ProtocolError(_describe(exc)) from None
-            except (OSError, http.client.HTTPException) as exc:
+            except WireError as exc:
+                conn.close()
+                raise ProtocolError(str(exc)) from None
+            except OSError as exc:
                 conn.close()
                 raise ProtocolError(_describe(exc)) from None
-            return conn, key, raw
+            return conn, key, answer
 
     def _pool_key(self, parts: SplitResult) -> Key:
         """The pool of a URL's scheme and host part; remembered, as the proxies are fixed."""
@@ -308,62 +314,71 @@ class Session:
         key = self._keys[site] = (scheme, host, port, self._proxy_for(scheme, host))
         return key
 
-    def _checkout(self, key: Key) -> tuple[http.client.HTTPConnection, bool]:
+    def _checkout(self, key: Key) -> tuple[Connection, bool]:
         with self._lock:
             pool = self._idle.get(key)
             if pool:
                 return pool.pop(), True
         return self._connect(key), False
 
-    def _connect(self, key: Key) -> http.client.HTTPConnection:
+    def _connect(self, key: Key) -> Connection:
         scheme, host, port, proxy = key
         connect = self._connect_timeout
-        conn: http.client.HTTPConnection
-        if scheme == "https":
-            conn = http.client.HTTPSConnection(
-                proxy.host if proxy else host,
-                proxy.port if proxy else port,
-                timeout=connect,
-                context=self._tls_context(),
-            )
-            if proxy is not None:
-                tunnel_headers = {}
-                if proxy.authorization:
-                    tunnel_headers["Proxy-Authorization"] = proxy.authorization
-                conn.set_tunnel(host, port, headers=tunnel_headers)
-        else:
-            conn = http.client.HTTPConnection(
-                proxy.host if proxy else host, proxy.port if proxy else port, timeout=connect
-            )
-        where = f"{proxy.host}:{proxy.port} (proxy)" if proxy else f"{host}:{port}"
+        where = f"{host}:{port}"
+        if proxy is not None:
+            where = f"{where} through the proxy {proxy.host}:{proxy.port}"
+        tls = self._tls_context() if scheme == "https" else None  # a bad bundle: said first
+        sock: socket.socket | None = None
         try:
-            conn.connect()
+            sock = socket.create_connection(
+                (proxy.host, proxy.port) if proxy else (host, port), timeout=connect
+            )
+            if tls is not None:
+                if proxy is not None:
+                    self._tunnel(sock, host, port, proxy, where)
+                sock = tls.wrap_socket(sock, server_hostname=host)
         except TimeoutError:
-            conn.close()
+            if sock is not None:
+                sock.close()
             raise ConnectTimeout(f"no connection to {where} within {connect:g} s") from None
         except OSError as exc:
-            conn.close()
-            import ssl  # loaded with http.client already
+            if sock is not None:
+                sock.close()
+            if "ssl" in sys.modules:  # a certificate can only fail once ssl is loaded
+                import ssl
 
-            if isinstance(exc, ssl.SSLCertVerificationError):
-                reason = exc.verify_message or exc.reason or str(exc)
-                raise CertificateError(f"{where}: certificate not trusted ({reason})") from None
+                if isinstance(exc, ssl.SSLCertVerificationError):
+                    reason = exc.verify_message or exc.reason or str(exc)
+                    raise CertificateError(f"{where}: certificate not trusted ({reason})") from None
             raise ConnectError(f"cannot connect to {where}: {_describe(exc)}") from None
-        except http.client.HTTPException as exc:
-            conn.close()
-            raise ConnectError(f"cannot connect to {where}: {_describe(exc)}") from None
-        if conn.sock is not None:
-            conn.sock.settimeout(self._read_timeout)
-            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return conn
+        except TransportError:
+            if sock is not None:
+                sock.close()
+            raise
+        sock.settimeout(self._read_timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return Connection(sock)
 
-    def _release(
-        self,
-        key: Key,
-        conn: http.client.HTTPConnection,
-        raw: http.client.HTTPResponse,
-    ) -> None:
-        if raw.will_close or conn.sock is None:
+    def _tunnel(self, sock: socket.socket, host: str, port: int, proxy: Proxy, where: str) -> None:
+        """Ask the proxy on ``sock`` for a tunnel to ``host:port`` (CONNECT)."""
+        authority = host_field(host, port, 0)
+        headers = {"Proxy-Authorization": proxy.authorization} if proxy.authorization else {}
+        wire = Connection(sock)
+        try:
+            wire.send("CONNECT", authority, authority, headers)
+            answer = wire.read_head(tunnel=True)
+        except WireError as exc:
+            raise ConnectError(f"cannot connect to {where}: {exc}") from None
+        finally:
+            wire.detach()
+        if answer.status != 200:
+            raise ConnectError(
+                f"cannot connect to {where}: the proxy refused the tunnel "
+                f"({answer.status} {answer.reason})".replace(" )", ")")
+            )
+
+    def _release(self, key: Key, conn: Connection, answer: Answer) -> None:
+        if answer.will_close:
             conn.close()
             return
         if conn.sock.gettimeout() != self._read_timeout:  # a system call: only when changed

@@ -1,0 +1,291 @@
+"""HTTP/1.1 framing (index/wire.py) through the Session, against a loopback socket server
+that answers with exact bytes: what real servers and proxies send at the edges."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from tests.support.fixture_index import FixtureIndex
+from tests.support.index_server import TLS_CA, IndexServer, serve
+from torchlock.index import transport
+from torchlock.index.transport import Session
+from torchlock.index.wire import host_field, request_target
+
+Script = Callable[[bytes], bytes]  # the request's head -> the bytes to answer
+
+
+class RawServer:
+    """Accepts connections; for each request head read, sends ``script(head)``.
+
+    ``close_after`` closes the connection after that many answers on it (0: never).
+    """
+
+    def __init__(self, script: Script, *, close_after: int = 0) -> None:
+        self.script = script
+        self.close_after = close_after
+        self.heads: list[bytes] = []
+        self.connections = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        buffer = b""
+        answered = 0
+        with conn:
+            while True:
+                while b"\r\n\r\n" not in buffer:
+                    data = conn.recv(65536)
+                    if not data:
+                        return
+                    buffer += data
+                head, _, buffer = buffer.partition(b"\r\n\r\n")
+                self.heads.append(head)
+                conn.sendall(self.script(head))
+                answered += 1
+                if self.close_after and answered >= self.close_after:
+                    return
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@pytest.fixture
+def raw() -> Iterator[Callable[..., RawServer]]:
+    made: list[RawServer] = []
+
+    def make(script: Script | bytes, **kwargs: int) -> RawServer:
+        answer = script
+        server = RawServer(
+            (lambda _head: answer) if isinstance(answer, bytes) else answer,  # type: ignore[arg-type,return-value]
+            **kwargs,
+        )
+        made.append(server)
+        return server
+
+    yield make
+    for server in made:
+        server.close()
+
+
+@pytest.fixture
+def session() -> Iterator[Session]:
+    with Session(connect_timeout=2.0, read_timeout=2.0, proxies={}) as made:
+        yield made
+
+
+def test_informational_answers_are_skipped(raw, session: Session) -> None:  # type: ignore[no-untyped-def]
+    server = raw(
+        b"HTTP/1.1 100 Continue\r\n\r\n"
+        b"HTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\n"
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    )
+    response, body = session.get(f"{server.url}/a")
+    assert (response.status, body) == (200, b"ok")
+    assert "link" not in response.headers
+
+
+def test_folded_and_repeated_header_fields(raw, session: Session) -> None:  # type: ignore[no-untyped-def]
+    server = raw(
+        b"HTTP/1.1 200 OK\r\nX-Long: first\r\n  second\r\nETag: a\r\nETag: b\r\n"
+        b"Content-Length: 0\r\n\r\n"
+    )
+    response, _ = session.get(f"{server.url}/a")
+    assert response.headers["x-long"] == "first second"
+    assert response.headers["etag"] == "b"
+
+
+def test_a_body_to_the_end_of_the_connection(raw, session: Session) -> None:  # type: ignore[no-untyped-def]
+    server = raw(b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\nwhole body", close_after=1)
+    for _ in range(2):  # the connection is not kept: the second request opens another
+        assert session.get(f"{server.url}/a")[1] == b"whole body"
+    assert server.connections == 2
+
+
+def test_http_1_0_keep_alive_and_http_1_1_close(raw, session: Session) -> None:  # type: ignore[no-untyped-def]
+    kept = raw(b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\nk")
+    for _ in range(3):
+        assert session.get(f"{kept.url}/a")[1] == b"k"
+    assert kept.connections == 1
+    closing = raw(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\nc")
+    for _ in range(2):
+        assert session.get(f"{closing.url}/a")[1] == b"c"
+    assert closing.connections == 2
+
+
+def test_chunk_extensions_and_trailer_fields(raw, session: Session) -> None:  # type: ignore[no-untyped-def]
+    server = raw(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"3;name=value\r\nabc\r\n"
+        b"A\r\n0123456789\r\n"
+        b"0\r\nX-Checksum: 1\r\n\r\n"
+    )
+    assert session.get(f"{server.url}/a")[1] == b"abc0123456789"
+    assert session.get(f"{server.url}/b")[1] == b"abc0123456789"
+    assert server.connections == 1  # the trailer was read: the connection is reusable
+
+
+def test_no_body_after_304_whatever_its_length_says(raw, session: Session) -> None:  # type: ignore[no-untyped-def]
+    server = raw(b"HTTP/1.1 304 Not Modified\r\nContent-Length: 50\r\nETag: x\r\n\r\n")
+    for _ in range(2):
+        response, body = session.get(f"{server.url}/a")
+        assert (response.status, body) == (304, b"")
+    assert server.connections == 1
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (b"SSH-2.0-OpenSSH_9.6\r\n", "not an HTTP/1.x status line"),
+        (b"HTTP/1.1 2000 OK\r\n\r\n", "not an HTTP/1.x status line"),
+        (b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", "malformed header line"),
+        (b"HTTP/1.1 200 OK\r\n" + b"X: y\r\n" * 101 + b"\r\n", "more than 100 header fields"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\nabcde", "conflicting Content-Length"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", "malformed Content-Length"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "malformed chunk size"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab", "ended early"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabX\r\n", "no line end"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n", "inside the answer's header"),
+        (b"HTTP/1.1 101 Switching Protocols\r\n\r\n", "switched protocols"),
+    ],
+)
+def test_malformed_answers_are_protocol_errors(
+    raw, session: Session, answer: bytes, message: str
+) -> None:  # type: ignore[no-untyped-def]
+    server = raw(answer, close_after=1)
+    with pytest.raises(transport.ProtocolError, match=message):
+        session.get(f"{server.url}/a")
+
+
+def test_a_connection_closed_without_an_answer(raw, session: Session) -> None:  # type: ignore[no-untyped-def]
+    server = raw(b"", close_after=1)
+    with pytest.raises(transport.ProtocolError, match="closed the connection"):
+        session.get(f"{server.url}/a")
+
+
+def test_request_line_and_header(raw, session: Session) -> None:  # type: ignore[no-untyped-def]
+    server = raw(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    session.get(f"{server.url}/files/a b/caf\u00e9.whl?x=1#sha256=00", {"Accept": "text/html"})
+    lines = server.heads[0].decode("latin-1").split("\r\n")
+    assert lines[0] == "GET /files/a%20b/caf%C3%A9.whl?x=1 HTTP/1.1"
+    fields = dict(line.split(": ", 1) for line in lines[1:])
+    assert fields["Host"] == f"127.0.0.1:{server.port}"
+    assert fields["Accept"] == "text/html"
+
+
+def test_a_header_value_with_a_line_break_is_never_sent(raw, session: Session) -> None:  # type: ignore[no-untyped-def]
+    server = raw(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    with pytest.raises(transport.ProtocolError, match="invalid header field"):
+        session.get(f"{server.url}/a", {"If-None-Match": 'x"\r\nX-Injected: 1'})
+    assert server.heads == []
+
+
+def test_host_field_and_request_target() -> None:
+    assert host_field("example.org", 443, 443) == "example.org"
+    assert host_field("example.org", 8443, 443) == "example.org:8443"
+    assert host_field("::1", 8080, 80) == "[::1]:8080"
+    assert host_field("b\u00fccher.example", 80, 80) == "xn--bcher-kva.example"
+    assert request_target("/simple/torch/") == "/simple/torch/"
+    assert request_target("/a\tb/\u00e9") == "/a%09b/%C3%A9"
+
+
+# --- https through a proxy: CONNECT, then TLS inside the tunnel --------------------------
+
+
+class TunnelProxy:
+    """A loopback proxy that answers CONNECT with 200 and then relays bytes both ways."""
+
+    def __init__(self) -> None:
+        self.requests: list[bytes] = []
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._tunnel, args=(client,), daemon=True).start()
+
+    def _tunnel(self, client: socket.socket) -> None:
+        head = b""
+        while b"\r\n\r\n" not in head:
+            data = client.recv(4096)
+            if not data:
+                client.close()
+                return
+            head += data
+        self.requests.append(head)
+        authority = head.split(b" ")[1].decode()
+        port = authority.rpartition(":")[2]
+        # the certificate names 127.0.0.1: any host the client asks for is sent there
+        upstream = socket.create_connection(("127.0.0.1", int(port)))
+        client.sendall(b"HTTP/1.1 200 Connection established\r\nVia: test\r\n\r\n")
+
+        def pump(source: socket.socket, sink: socket.socket) -> None:
+            try:
+                while data := source.recv(65536):
+                    sink.sendall(data)
+            except OSError:
+                pass
+            finally:
+                sink.close()
+
+        threading.Thread(target=pump, args=(upstream, client), daemon=True).start()
+        pump(client, upstream)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@pytest.fixture
+def https_server(index_tree: FixtureIndex) -> Iterator[IndexServer]:
+    index_tree.add_wheel("simple", "demo", "1.0")
+    index_tree.write()
+    server = serve(index_tree.root, index_tree, tls=True)
+    yield server
+    server.stop()
+
+
+def test_https_through_a_tunnel_verifies_the_server_not_the_proxy(
+    https_server: IndexServer,
+) -> None:
+    proxy = TunnelProxy()
+    try:
+        # a name the certificate carries and the proxy sends to 127.0.0.1 (loopback itself
+        # is never proxied)
+        url = https_server.index_url().replace("127.0.0.1", "index.test")
+        port = url.split(":")[2].split("/")[0]
+        proxies = {"https": f"http://u:p@127.0.0.1:{proxy.port}"}
+        with Session(proxies=proxies, ca_file=TLS_CA) as session:
+            for _ in range(2):
+                response, body = session.get(f"{url}/demo/")
+                assert response.status == 200
+                assert b"demo-1.0" in body
+        assert len(proxy.requests) == 1  # one tunnel, kept alive for the second request
+        head = proxy.requests[0].decode()
+        assert head.startswith(f"CONNECT index.test:{port} HTTP/1.1\r\n")
+        assert "Proxy-Authorization: Basic dTpw" in head
+        with (
+            Session(proxies=proxies) as session,
+            pytest.raises(transport.CertificateError, match=r"index\.test:\d+ through the proxy"),
+        ):
+            session.get(f"{url}/demo/")  # TLS runs end to end: the proxy cannot vouch
+    finally:
+        proxy.close()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from msgspec import Struct, field
 
 if TYPE_CHECKING:  # types only: a warm solve reads stored artifacts without these imports
     from packaging.requirements import Requirement
@@ -19,8 +20,7 @@ class ArtifactKind(enum.Enum):
     SDIST = "sdist"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Artifact:
+class Artifact(Struct, frozen=True, kw_only=True):
     """One distribution file of one project, as an index (or a find-links folder) lists it."""
 
     project: NormalizedName
@@ -40,8 +40,7 @@ class Artifact:
     upload_time: str | None = None  # PEP 700
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CoreMetadata:
+class CoreMetadata(Struct, frozen=True, kw_only=True):
     """What resolution needs from a distribution's METADATA."""
 
     name: NormalizedName

@@ -34,7 +34,8 @@ from __future__ import annotations
 import configparser
 import importlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from torchlock.credentials import redact
 from torchlock.errors import InputError
@@ -51,8 +52,7 @@ _TRUE = {"y", "yes", "t", "true", "on", "1"}
 _FALSE = {"n", "no", "f", "false", "off", "0"}
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PipSettings:
+class PipSettings(Struct, frozen=True, kw_only=True):
     """The index-related settings pip would use for ``pip install``."""
 
     index_url: str | None = None

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass
-from functools import total_ordering
+
+from msgspec import Struct
 
 from torchlock.errors import InputError
 
@@ -51,8 +51,7 @@ class Arch(enum.Enum):
         )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Platform:
+class Platform(Struct, frozen=True, kw_only=True):
     """An operating system on a machine architecture, e.g. linux-x86_64."""
 
     os: OS
@@ -104,9 +103,7 @@ _CONDA_SUBDIRS: dict[str, tuple[OS, Arch]] = {
 _DRIVER_RE = re.compile(r"^\d{2,4}(?:\.\d{1,3}){0,2}$")
 
 
-@total_ordering
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DriverVersion:
+class DriverVersion(Struct, frozen=True, kw_only=True, eq=False):
     """An NVIDIA driver version such as 525.85.05; compared numerically per part."""
 
     text: str
@@ -131,6 +128,21 @@ class DriverVersion:
             return NotImplemented
         return self._key() < other._key()
 
+    def __le__(self, other: object) -> bool:
+        if not isinstance(other, DriverVersion):
+            return NotImplemented
+        return self._key() <= other._key()
+
+    def __gt__(self, other: object) -> bool:
+        if not isinstance(other, DriverVersion):
+            return NotImplemented
+        return self._key() > other._key()
+
+    def __ge__(self, other: object) -> bool:
+        if not isinstance(other, DriverVersion):
+            return NotImplemented
+        return self._key() >= other._key()
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, DriverVersion):
             return NotImplemented
@@ -146,10 +158,8 @@ class DriverVersion:
 _CC_RE = re.compile(r"^(\d{1,2})\.(\d)$")
 
 
-@total_ordering
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ComputeCapability:
-    """A CUDA compute capability such as 7.5 (sm_75)."""
+class ComputeCapability(Struct, frozen=True, kw_only=True, order=True):
+    """A CUDA compute capability such as 7.5 (sm_75); ordered by (major, minor)."""
 
     major: int
     minor: int
@@ -164,11 +174,6 @@ class ComputeCapability:
             )
         return cls(major=int(match.group(1)), minor=int(match.group(2)))
 
-    def __lt__(self, other: object) -> bool:
-        if not isinstance(other, ComputeCapability):
-            return NotImplemented
-        return (self.major, self.minor) < (other.major, other.minor)
-
     @property
     def sm(self) -> str:
         return f"sm_{self.major}{self.minor}"
@@ -180,10 +185,9 @@ class ComputeCapability:
 _PY_RE = re.compile(r"^(\d+)\.(\d+)(t?)$")
 
 
-@total_ordering
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PythonVersion:
-    """A CPython feature release such as 3.10 (or 3.13t, free-threaded)."""
+class PythonVersion(Struct, frozen=True, kw_only=True, order=True):
+    """A CPython feature release such as 3.10 (or 3.13t, free-threaded); ordered by
+    (major, minor, free-threaded)."""
 
     major: int
     minor: int
@@ -201,15 +205,6 @@ class PythonVersion:
             major=int(match.group(1)),
             minor=int(match.group(2)),
             freethreaded=bool(match.group(3)),
-        )
-
-    def __lt__(self, other: object) -> bool:
-        if not isinstance(other, PythonVersion):
-            return NotImplemented
-        return (self.major, self.minor, self.freethreaded) < (
-            other.major,
-            other.minor,
-            other.freethreaded,
         )
 
     def __str__(self) -> str:

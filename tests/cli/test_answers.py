@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -102,3 +104,29 @@ def test_a_stale_page_means_solving_again(
     assert (code, third) == (0, first), err
     assert pypi_index.count("/simple/torch/") == 1
     assert json.loads(third)["targets"][0]["packages"]
+
+
+def test_a_stored_answer_is_printed_without_the_solve_machinery(
+    capsys: pytest.CaptureFixture[str],
+    pypi_index: IndexServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    index = pypi_index.index_url()
+    cache = tmp_path / "cache"
+    code, first, err = solve(capsys, index, cache, *CU121, "--json")
+    assert code == 0, err
+    argv = ["solve", *CU121, "--json", "--cache-dir", str(cache), "--index-url", index]
+    argv += ["--platform", "linux-64"]
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "torchlock", *argv],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert (done.returncode, done.stdout) == (0, first), done.stderr
+    loaded = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
+    for heavy in ("msgspec", "packaging", "resolvelib", "torchlock.index.client", "rich"):
+        assert heavy not in loaded, f"a warm solve imported {heavy}"

@@ -8,7 +8,6 @@ a stand-in; torchlock's own code runs as shipped.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import shutil
@@ -17,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from tests.cli.lockhelp import isolate
@@ -550,8 +550,10 @@ def test_bad_input_is_one_error_line_and_exit_2(
             python=lock.python,
             inputs=lock.inputs,
             selection=lock.selection,
-            targets=tuple(dataclasses.replace(t, platform="win-64") for t in lock.targets),
-            packages=tuple(dataclasses.replace(p, platforms=("win-64",)) for p in lock.packages),
+            targets=tuple(msgspec.structs.replace(t, platform="win-64") for t in lock.targets),
+            packages=tuple(
+                msgspec.structs.replace(p, platforms=("win-64",)) for p in lock.packages
+            ),
         )
     )
     (tmp_path / "pylock.win.toml").write_text(windows)

@@ -13,11 +13,11 @@ import platform
 import stat
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+from msgspec.structs import replace
 
 from tests.lockfiles.sample import sample_lock
 from tests.support.cli import run_cli

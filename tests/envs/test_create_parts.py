@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from torchlock.envs.backends import (
@@ -193,7 +193,7 @@ def test_conda_commands() -> None:
         + "\n"
     )
     # A two-platform lock lists each target's base: the host gets only its own.
-    windows = dataclasses.replace(
+    windows = msgspec.structs.replace(
         package, platform="win-64", subdir="win-64", url=package.url.replace("linux", "win")
     )
     assert conda_for([package, windows], "linux-64") == [package]

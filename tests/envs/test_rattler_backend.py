@@ -3,12 +3,12 @@ the conda base of a lock, and installing a locked one."""
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import socket
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from tests.support.conda_channel import CondaSpec, base_channel, build_channel, locked
@@ -71,7 +71,7 @@ def test_locked_packages_land_in_the_prefix_with_their_records(
 def test_a_package_whose_hash_differs_from_the_lock_is_refused(
     channel: Path, tmp_path: Path
 ) -> None:
-    bad = dataclasses.replace(locked(channel, SPECS[0]), sha256="0" * 64)
+    bad = msgspec.structs.replace(locked(channel, SPECS[0]), sha256="0" * 64)
     with pytest.raises(BuildError, match="alpha: sha256 on its channel does not match the lock"):
         install_conda_base(
             packages=[bad],
@@ -189,7 +189,7 @@ def test_a_solved_and_locked_base_installs_only_its_platform(base: Path, tmp_pat
     from torchlock.lockfiles.build import conda_package
 
     conda = [conda_package(r, subdir) for subdir, found in records.items() for r in found]
-    lock = dataclasses.replace(sample_lock(), conda=tuple(conda))
+    lock = msgspec.structs.replace(sample_lock(), conda=tuple(conda))
     lock = pylock.parse(pylock.render(lock), "pylock.toml")
     staging, final = tmp_path / ".env.torchlock-x", tmp_path / "env"
     names = install_conda_base(

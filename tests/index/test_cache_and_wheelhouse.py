@@ -9,7 +9,8 @@ from packaging.version import Version
 
 from tests.support.wheels import build_sdist, build_wheel
 from torchlock.artifacts import ArtifactKind
-from torchlock.index.cache import CachedPage, HttpCache, metadata_key, parse_max_age
+from torchlock.index.cache import HttpCache, metadata_key, parse_max_age
+from torchlock.index.pages import CachedPage
 from torchlock.index.wheelhouse import Wheelhouse, list_folder
 
 
@@ -105,7 +106,8 @@ def test_a_page_is_hashed_once_on_its_way_through_the_cache(
     import hashlib
 
     from torchlock.index import cache as cache_module
-    from torchlock.index.cache import CachedPage, HttpCache
+    from torchlock.index.cache import HttpCache
+    from torchlock.index.pages import CachedPage
 
     calls: list[int] = []
     real = hashlib.sha256

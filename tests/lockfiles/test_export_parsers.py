@@ -3,11 +3,11 @@ input is one LockfileError that names the file and the place in it."""
 
 from __future__ import annotations
 
-import dataclasses
 import random
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
 import pytest
 from packaging.utils import canonicalize_name
 
@@ -60,8 +60,8 @@ def other_lock() -> Lock:
     )
     packages = tuple(sorted((*lock.packages, extra), key=lambda p: (p.name, p.version)))
     channels = ("conda-forge", "https://example.invalid/channel")
-    inputs = dataclasses.replace(lock.inputs, conda_channels=channels)
-    return dataclasses.replace(lock, conda=(), packages=packages, inputs=inputs)
+    inputs = msgspec.structs.replace(lock.inputs, conda_channels=channels)
+    return msgspec.structs.replace(lock, conda=(), packages=packages, inputs=inputs)
 
 
 def parse(fmt: str, text: str, source: str = "export") -> Any:

@@ -229,7 +229,7 @@ def test_conda_package_for_another_platform() -> None:
 
 
 def test_a_lock_without_conda_base_says_why() -> None:
-    from dataclasses import replace
+    from msgspec.structs import replace
 
     lock = sample_lock()
     bare = replace(lock, conda=(), inputs=replace(lock.inputs, no_conda=True))

@@ -6,12 +6,12 @@ step is the real one, pointed at a closed port on 127.0.0.1 so it fails at once.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import socket
 import sys
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from torchlock.system.apply import ApplyError, Privilege, StepStatus, apply_plan
@@ -185,7 +185,7 @@ def test_nvidia_download_failing_stops_cleanly(tmp_path: Path) -> None:
     download = original.downloads[0]
     port = _closed_port()
     dest = tmp_path / "dl" / download.dest.rsplit("/", 1)[-1]
-    broken = dataclasses.replace(
+    broken = msgspec.structs.replace(
         download,
         url=download.url.replace(
             "https://developer.download.nvidia.com", f"http://127.0.0.1:{port}"
@@ -194,7 +194,7 @@ def test_nvidia_download_failing_stops_cleanly(tmp_path: Path) -> None:
     )
     assert isinstance(broken.checksum, Checksum)
     step = download_step("download-cuda", original.title, broken, shell=Shell.BASH)
-    p = dataclasses.replace(real, steps=(step,))
+    p = msgspec.structs.replace(real, steps=(step,))
     with pytest.raises(ApplyError) as caught:
         _apply(p, tmp_path / "s")
     message = str(caught.value)

@@ -269,7 +269,7 @@ def detect_report_stub() -> HostReport:
 
 
 def test_windows_leaves_out_linux_checks() -> None:
-    from dataclasses import replace
+    from msgspec.structs import replace
 
     report = detect_report_stub()
     report = replace(report, os=replace(report.os, os=OS.WINDOWS, distro=None))

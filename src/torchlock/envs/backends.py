@@ -19,8 +19,9 @@ from __future__ import annotations
 import enum
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+
+from msgspec import Struct
 
 from torchlock.envs.install import BuildError
 from torchlock.envs.locked import CondaLike
@@ -55,8 +56,7 @@ class Backend(enum.Enum):
         return self in (Backend.CONDA, Backend.MAMBA, Backend.MICROMAMBA)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ChosenBackend:
+class ChosenBackend(Struct, frozen=True, kw_only=True):
     backend: Backend
     program: str | None  # the conda/mamba/micromamba executable; None for venv and rattler
     why: str

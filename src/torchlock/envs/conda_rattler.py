@@ -18,9 +18,10 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct
 
 from torchlock.envs.backends import conda_for
 from torchlock.envs.install import BuildError
@@ -43,8 +44,7 @@ _VIRTUAL: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CondaRecord:
+class CondaRecord(Struct, frozen=True, kw_only=True):
     """One solved conda package: where it is (channel, subdir, url) and its hashes."""
 
     name: str

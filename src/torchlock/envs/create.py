@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+
+from msgspec import Struct
 
 from torchlock.envs.backends import (
     Backend,
@@ -74,8 +75,7 @@ class SilentReporter:
         pass
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Seams:
+class Seams(Struct, frozen=True, kw_only=True):
     runner: Runner
     fetcher: Fetcher
     env: Mapping[str, str]
@@ -86,8 +86,7 @@ class Seams:
     clock: Callable[[], float]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BuildRequest:
+class BuildRequest(Struct, frozen=True, kw_only=True):
     lock: LockLike
     platform: str  # conda subdir of this host
     final: Path
@@ -99,8 +98,7 @@ class BuildRequest:
     verify_timeout: float = 300.0
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Built:
+class Built(Struct, frozen=True, kw_only=True):
     final: Path
     placed: bool  # False: verification failed and nothing was moved
     python: Path  # the interpreter at its final place (or where it was while staged)

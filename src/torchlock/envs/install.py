@@ -15,11 +15,11 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
+from msgspec import Struct
 from packaging.version import Version
 
 from torchlock.envs.locked import LockLike
@@ -35,8 +35,7 @@ class BuildError(TorchlockError):
     exit_code = 1
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PlannedFile:
+class PlannedFile(Struct, frozen=True, kw_only=True):
     """One file the environment installs: the locked wheel for this host."""
 
     project: str

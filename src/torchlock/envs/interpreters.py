@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from torchlock.envs.backends import venv_home
 from torchlock.errors import InputError
@@ -31,8 +32,7 @@ DEFAULT_ENV_ROOTS = (
 )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Located:
+class Located(Struct, frozen=True, kw_only=True):
     python: str
     how: str  # in words: "--python", "--prefix", "conda environment 'test' (…)", "$VIRTUAL_ENV"
 

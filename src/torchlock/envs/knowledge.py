@@ -9,18 +9,18 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
+
+from msgspec import Struct
 
 from torchlock.errors import DataError
 
 DATA_FILE = "failures.json"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class KnownFailure:
+class KnownFailure(Struct, frozen=True, kw_only=True):
     id: str
     title: str
     patterns: tuple[re.Pattern[str], ...]
@@ -40,14 +40,12 @@ class KnownFailure:
         return None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Match:
+class Match(Struct, frozen=True, kw_only=True):
     failure: KnownFailure
     matched: str  # the text the pattern found
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class KnowledgeBase:
+class KnowledgeBase(Struct, frozen=True, kw_only=True):
     failures: tuple[KnownFailure, ...]
 
     def match(self, texts: Iterable[str]) -> tuple[Match, ...]:

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 from typing import Any
+
+from msgspec import Struct, field
+from msgspec.structs import replace
 
 from torchlock.errors import DataError
 from torchlock.system.runner import Completed, Runner
@@ -39,8 +41,7 @@ def probe_argv(python: str) -> list[str]:
     return [python, "-c", probe_source()]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ErrorText:
+class ErrorText(Struct, frozen=True, kw_only=True):
     """An exception the probe caught: its type, message and (shortened) traceback."""
 
     type: str
@@ -52,23 +53,20 @@ class ErrorText:
         return f"{self.type}: {self.message}" if self.message else self.type
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CapturedWarning:
+class CapturedWarning(Struct, frozen=True, kw_only=True):
     step: str  # the probe step that issued it: "import torch", "matmul", ...
     category: str
     message: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Device:
+class Device(Struct, frozen=True, kw_only=True):
     index: int
     name: str | None
     capability: ComputeCapability | None
     error: ErrorText | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TorchFacts:
+class TorchFacts(Struct, frozen=True, kw_only=True):
     imported: bool
     error: ErrorText | None = None
     version: str | None = None
@@ -85,16 +83,14 @@ class TorchFacts:
     devices: tuple[Device, ...] = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ModuleFacts:
+class ModuleFacts(Struct, frozen=True, kw_only=True):
     imported: bool
     attempted: bool
     error: ErrorText | None = None
     version: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Operation:
+class Operation(Struct, frozen=True, kw_only=True):
     """A small computation the probe ran (a matrix product, torchvision.ops.nms)."""
 
     device: str  # "cuda:0" or "cpu"
@@ -103,14 +99,12 @@ class Operation:
     error: ErrorText | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LibraryDir:
+class LibraryDir(Struct, frozen=True, kw_only=True):
     entry: str
     libraries: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ProbeResult:
+class ProbeResult(Struct, frozen=True, kw_only=True):
     """What the probe found inside the environment."""
 
     python_version: str
@@ -129,8 +123,7 @@ class ProbeResult:
     raw: Mapping[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ProbeFailure:
+class ProbeFailure(Struct, frozen=True, kw_only=True):
     """The interpreter did not produce the probe's document."""
 
     python: str

@@ -11,8 +11,8 @@ what it looked at when nothing fits.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 
+from msgspec import Struct
 from packaging.version import InvalidVersion, Version
 
 from torchlock.errors import InputError
@@ -25,14 +25,12 @@ _ASK = "import sys; print('%d.%d' % sys.version_info[:2]); print(sys.executable)
 ListDir = Callable[[str], Sequence[str]]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FoundPython:
+class FoundPython(Struct, frozen=True, kw_only=True):
     path: str  # the interpreter's own sys.executable
     how: str  # in words: "python3.11 on PATH", "pyenv 3.11.7", "py -3.11", "uv python find 3.11"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _Lead:
+class _Lead(Struct, frozen=True, kw_only=True):
     argv: tuple[str, ...]  # how to start it (a path, or the py launcher with its flag)
     how: str
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import enum
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
+from msgspec import Struct, field
 from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
@@ -43,8 +43,7 @@ class Status(enum.Enum):
     SKIP = "skip"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Expectations:
+class Expectations(Struct, frozen=True, kw_only=True):
     """What the environment should hold: versions (with local labels), variant, Python."""
 
     versions: Mapping[str, Version] = field(default_factory=dict)
@@ -97,8 +96,7 @@ class Expectations:
             return None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Diagnosis:
+class Diagnosis(Struct, frozen=True, kw_only=True):
     """A known failure this report shows: where, and what the knowledge base says."""
 
     failure: KnownFailure
@@ -106,8 +104,7 @@ class Diagnosis:
     matched: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Check:
+class Check(Struct, frozen=True, kw_only=True):
     id: str
     title: str
     status: Status
@@ -116,8 +113,7 @@ class Check:
     diagnoses: tuple[str, ...] = ()  # ids of known failures that explain it
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Report:
+class Report(Struct, frozen=True, kw_only=True):
     python: str  # the interpreter probed
     python_version: str | None
     gpu_host: bool
@@ -137,8 +133,7 @@ class Report:
 # -- building checks -------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class _Draft:
+class _Draft(Struct):
     """A check being built, with the texts the knowledge base will look at."""
 
     id: str

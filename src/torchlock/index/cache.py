@@ -17,8 +17,11 @@ import itertools
 import json
 import os
 import threading
-from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from torchlock.index.pages import CachedPage
 
 
 def _warn(message: str, *args: object) -> None:
@@ -30,31 +33,6 @@ def _warn(message: str, *args: object) -> None:
 
 
 _FORMAT = 1
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CachedPage:
-    """A project page as fetched, with what is needed to reuse or revalidate it."""
-
-    url: str  # credentials removed
-    content: bytes
-    content_type: str
-    fetched_at: float  # seconds since the epoch, from the clock passed to the client
-    etag: str | None = None
-    last_modified: str | None = None
-    max_age: float | None = None  # Cache-Control max-age; None: always revalidate
-    base_url: str | None = None  # where the page was found (after redirects), for relative links
-    sha256: str = field(default="", compare=False)  # of ``content``; computed when not given
-
-    def __post_init__(self) -> None:
-        if not self.sha256:
-            object.__setattr__(self, "sha256", hashlib.sha256(self.content).hexdigest())
-
-    def is_fresh(self, now: float) -> bool:
-        return self.max_age is not None and 0 <= now - self.fetched_at < self.max_age
-
-    def refreshed(self, now: float, max_age: float | None) -> CachedPage:
-        return replace(self, fetched_at=now, max_age=max_age)
 
 
 def parse_max_age(cache_control: str | None) -> float | None:
@@ -153,6 +131,8 @@ class HttpCache:
             ):
                 raise ValueError("header does not match the body")
             max_age = header.get("max_age")
+            from torchlock.index.pages import CachedPage  # not for the warm path's checks
+
             return CachedPage(
                 url=url,
                 content=body,

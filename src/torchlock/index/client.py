@@ -19,21 +19,29 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Generic, TypeVar, cast
 from urllib.parse import unquote, urlsplit
 
+from msgspec import Struct, field
+from msgspec.structs import force_setattr
 from packaging.tags import Tag
 from packaging.utils import NormalizedName, canonicalize_name
 
 from torchlock.artifacts import Artifact, ArtifactKind, CoreMetadata
 from torchlock.errors import PackageIndexError
-from torchlock.index.cache import CachedPage, HttpCache, metadata_key, parse_max_age
+from torchlock.index.cache import HttpCache, metadata_key, parse_max_age
 from torchlock.index.lazyzip import TAIL_BYTES, RangeFile, parse_content_range
 from torchlock.index.logins import NetrcLogins
 from torchlock.index.metadata import decode, parse_metadata, read_wheel_metadata
-from torchlock.index.pages import ACCEPT, MalformedPage, page_kind, parse_page, wheel_filter
+from torchlock.index.pages import (
+    ACCEPT,
+    CachedPage,
+    MalformedPage,
+    page_kind,
+    parse_page,
+    wheel_filter,
+)
 from torchlock.index.urls import check_index_url, origin, redact, split_credentials
 from torchlock.index.wheelhouse import Wheelhouse
 
@@ -47,8 +55,7 @@ T = TypeVar("T")
 OFFLINE_HINT = "run the same command once without --offline to fill the cache"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Routing:
+class Routing(Struct, frozen=True, kw_only=True):
     """Which index serves which project.
 
     ``indexes`` maps a project to the index that must serve it (the torch family to the
@@ -71,21 +78,19 @@ class Routing:
 
     def __post_init__(self) -> None:
         normal = {canonicalize_name(k): v for k, v in self.indexes.items()}
-        object.__setattr__(self, "indexes", normal)
-        object.__setattr__(self, "find_links", tuple(Path(p) for p in self.find_links))
+        force_setattr(self, "indexes", normal)
+        force_setattr(self, "find_links", tuple(Path(p) for p in self.find_links))
 
     def index_for(self, project: str) -> str:
         return self.indexes.get(canonicalize_name(project), self.default_index)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Timeouts:
+class Timeouts(Struct, frozen=True, kw_only=True):
     connect: float = 10.0
     read: float = 30.0
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RetryPolicy:
+class RetryPolicy(Struct, frozen=True, kw_only=True):
     """Retries on connection errors, resets, timeouts, 429 and 5xx, with exponential backoff."""
 
     retries: int = 3
@@ -102,8 +107,11 @@ class RetryPolicy:
         return min(self.max_wait, self.backoff * 2.0 ** (attempt - 1))
 
 
-@dataclass(slots=True)
-class ClientStats:
+DEFAULT_TIMEOUTS = Timeouts()
+DEFAULT_RETRY = RetryPolicy()
+
+
+class ClientStats(Struct):
     """What the client did: requests sent (retries included), answers from the cache."""
 
     requests: int = 0
@@ -113,8 +121,7 @@ class ClientStats:
     bytes: int = 0  # body bytes received
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _Reply:
+class _Reply(Struct, frozen=True, kw_only=True):
     status: int
     reason: str
     headers: Mapping[str, str]  # by lowercase name
@@ -225,8 +232,8 @@ class IndexClient:
         trusted_hosts: Iterable[str] = (),
         netrc_path: Path | None = None,
         ca_file: Path | None = None,
-        timeouts: Timeouts = Timeouts(),
-        retry: RetryPolicy = RetryPolicy(),
+        timeouts: Timeouts = DEFAULT_TIMEOUTS,
+        retry: RetryPolicy = DEFAULT_RETRY,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         workers: int = 8,

@@ -9,11 +9,13 @@ project are skipped silently.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from urllib.parse import unquote, urljoin, urlsplit
 
+from msgspec import Struct
+from msgspec.structs import force_setattr, replace
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.tags import Tag
 from packaging.utils import (
@@ -34,8 +36,31 @@ class MalformedPage(ValueError):
     """The page could not be read at all (the client turns this into a PackageIndexError)."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FileEntry:
+class CachedPage(Struct, frozen=True, kw_only=True):
+    """A project page as fetched, with what is needed to reuse or revalidate it."""
+
+    url: str  # credentials removed
+    content: bytes
+    content_type: str
+    fetched_at: float  # seconds since the epoch, from the clock passed to the client
+    etag: str | None = None
+    last_modified: str | None = None
+    max_age: float | None = None  # Cache-Control max-age; None: always revalidate
+    base_url: str | None = None  # where the page was found (after redirects), for relative links
+    sha256: str = ""  # of ``content``; computed when not given
+
+    def __post_init__(self) -> None:
+        if not self.sha256:
+            force_setattr(self, "sha256", hashlib.sha256(self.content).hexdigest())
+
+    def is_fresh(self, now: float) -> bool:
+        return self.max_age is not None and 0 <= now - self.fetched_at < self.max_age
+
+    def refreshed(self, now: float, max_age: float | None) -> CachedPage:
+        return replace(self, fetched_at=now, max_age=max_age)
+
+
+class FileEntry(Struct, frozen=True, kw_only=True):
     """One file as a page lists it, before its name is parsed."""
 
     filename: str

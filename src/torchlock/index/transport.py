@@ -25,9 +25,10 @@ import threading
 import zlib
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import SplitResult, unquote, urljoin, urlsplit
+
+from msgspec import Struct
 
 from torchlock.index.urls import is_loopback, origin
 from torchlock.index.wire import Answer, ClosedError, Connection, WireError, host_field
@@ -101,8 +102,7 @@ class UnsupportedURL(TransportError):
     lasting = True
 
 
-@dataclass(frozen=True, slots=True)
-class Proxy:
+class Proxy(Struct, frozen=True):
     host: str
     port: int
     authorization: str | None  # a Proxy-Authorization header value

@@ -15,8 +15,9 @@ import enum
 import hashlib
 import json
 import re
-from dataclasses import dataclass
 from typing import Any, overload
+
+from msgspec import Struct
 
 from torchlock.lockfiles import yamlin, yamlout
 from torchlock.lockfiles.model import Lock
@@ -33,14 +34,12 @@ class Manager(enum.Enum):
     PIP = "pip"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Channel:
+class Channel(Struct, frozen=True, kw_only=True):
     url: str  # a name (conda-forge) or a URL
     used_env_vars: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LockedEntry:
+class LockedEntry(Struct, frozen=True, kw_only=True):
     """One ``package`` entry: a conda build or a pip file, for one platform."""
 
     name: str
@@ -56,8 +55,7 @@ class LockedEntry:
     optional: bool = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CondaLockFile:
+class CondaLockFile(Struct, frozen=True, kw_only=True):
     """A ``conda-lock.yml`` (version 1) export."""
 
     exported_from: str  # the lock's file name (the header names it)

@@ -14,8 +14,9 @@ exactly what :func:`render` writes.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any, overload
+
+from msgspec import Struct
 
 from torchlock.lockfiles import yamlin, yamlout
 from torchlock.lockfiles.condalock import channels
@@ -35,8 +36,7 @@ _CONDA_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
 _CONDA_PART = re.compile(r"[^\s=]+")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CondaSpec:
+class CondaSpec(Struct, frozen=True, kw_only=True):
     """A conda dependency as written: ``name``, ``name=version`` or ``name=version=build``."""
 
     name: str
@@ -48,8 +48,7 @@ class CondaSpec:
         return "=".join(p for p in parts if p is not None)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EnvironmentFile:
+class EnvironmentFile(Struct, frozen=True, kw_only=True):
     """An ``environment.yml`` export: the environment, its conda base and its pip section."""
 
     exported_from: str  # the lock's file name

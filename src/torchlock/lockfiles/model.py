@@ -6,9 +6,10 @@ import hashlib
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
+from msgspec import Struct
+from msgspec.structs import force_setattr
 from packaging.markers import Marker
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
@@ -43,8 +44,7 @@ def platforms_marker(subdirs: Sequence[str]) -> Marker:
     return Marker(" or ".join(f"({p})" for p in parts))
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LockedFile:
+class LockedFile(Struct, frozen=True, kw_only=True):
     """One distribution file, pinned by name and sha256 (the URL is where it was found)."""
 
     name: str
@@ -53,8 +53,7 @@ class LockedFile:
     size: int | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LockedPackage:
+class LockedPackage(Struct, frozen=True, kw_only=True):
     """One project at one version, for the targets (platforms) that install it."""
 
     name: NormalizedName
@@ -133,8 +132,7 @@ def _abi3_fits(interpreter: str, digits: str) -> bool:
     return int(interpreter[3:] or "0") <= int(digits[1:])
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LockInputs:
+class LockInputs(Struct, frozen=True, kw_only=True):
     """What the lock was solved from, as declared (the spec with flags over it).
 
     Detected facts (the driver found on a host) are not inputs: they are in
@@ -163,14 +161,12 @@ class LockInputs:
         def clean(url: str | None) -> str | None:
             return None if url is None else without_credentials(url)
 
-        object.__setattr__(self, "index_url", clean(self.index_url))
-        object.__setattr__(self, "pytorch_index_url", clean(self.pytorch_index_url))
-        object.__setattr__(
+        force_setattr(self, "index_url", clean(self.index_url))
+        force_setattr(self, "pytorch_index_url", clean(self.pytorch_index_url))
+        force_setattr(
             self, "extra_index_urls", tuple(map(without_credentials, self.extra_index_urls))
         )
-        object.__setattr__(
-            self, "conda_channels", tuple(map(without_credentials, self.conda_channels))
-        )
+        force_setattr(self, "conda_channels", tuple(map(without_credentials, self.conda_channels)))
 
     def document(self) -> dict[str, Any]:
         """The canonical form: TOML keys, requirements sorted, absent values left out."""
@@ -200,8 +196,7 @@ class LockInputs:
         return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LockSelection:
+class LockSelection(Struct, frozen=True, kw_only=True):
     """The outcome of choosing the build, and why."""
 
     torch: Version
@@ -214,8 +209,7 @@ class LockSelection:
     warnings: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LockTarget:
+class LockTarget(Struct, frozen=True, kw_only=True):
     """One target platform of the lock and where its torch family comes from."""
 
     platform: str  # conda subdir
@@ -230,8 +224,7 @@ class LockTarget:
         return platform_marker(self.platform)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CondaPackage:
+class CondaPackage(Struct, frozen=True, kw_only=True):
     """A conda package of the environment's base (Python, pip), pinned by URL and hashes.
 
     ``platform`` is the lock's target that installs it; ``subdir`` the package's own
@@ -251,8 +244,7 @@ class CondaPackage:
     depends: tuple[str, ...] = ()  # match specs, as the channel lists them
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Lock:
+class Lock(Struct, frozen=True, kw_only=True):
     python: str  # X.Y
     inputs: LockInputs
     selection: LockSelection

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import overload
 
+from msgspec import Struct
 from packaging.markers import InvalidMarker, Marker
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -32,8 +32,7 @@ _HINT = "the file may be truncated or hand-edited; export it again with `torchlo
 _OPTIONS = ("--index-url", "--extra-index-url", "--find-links")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class IndexOptions:
+class IndexOptions(Struct, frozen=True, kw_only=True):
     """Where pip looks: the default index, other (torch) indexes, and find-links folders."""
 
     index_url: str
@@ -48,8 +47,7 @@ class IndexOptions:
         ]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PinnedRequirement:
+class PinnedRequirement(Struct, frozen=True, kw_only=True):
     """``name==version[ ; marker]`` with the sha256 of every file it may install."""
 
     name: NormalizedName
@@ -76,8 +74,7 @@ class PinnedRequirement:
         )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RequirementsFile:
+class RequirementsFile(Struct, frozen=True, kw_only=True):
     """A requirements export: where it came from, the index options and the pins."""
 
     exported_from: str  # the lock's file name

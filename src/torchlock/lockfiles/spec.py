@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from msgspec import Struct
 from packaging.requirements import InvalidRequirement, Requirement
 
 from torchlock.errors import InputError, LockfileError
@@ -41,8 +41,7 @@ _FLAGS = ("project-dependencies", "no-conda")
 KEYS = frozenset((*_STRINGS, *_LISTS, *_FLAGS))
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ProjectSpec:
+class ProjectSpec(Struct, frozen=True, kw_only=True):
     """None and () mean 'not set': the command's default (often: from this host)."""
 
     python: str | None = None
@@ -91,8 +90,7 @@ class ProjectSpec:
         return {k: v for k, v in values.items() if v is not None}
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LoadedSpec:
+class LoadedSpec(Struct, frozen=True, kw_only=True):
     path: Path
     spec: ProjectSpec
     project_dependencies: tuple[Requirement, ...] = ()  # [project].dependencies, when asked
@@ -374,13 +372,13 @@ def merge(spec: ProjectSpec | None, flags: ProjectSpec) -> ProjectSpec:
     """The spec with every value the flags set put over it (lists replace, not extend)."""
     if spec is None:
         return flags
-    from dataclasses import fields, replace
+    from msgspec.structs import replace
 
     changes: dict[str, Any] = {}
-    for field in fields(ProjectSpec):
-        value = getattr(flags, field.name)
+    for name in ProjectSpec.__struct_fields__:
+        value = getattr(flags, name)
         if value not in (None, (), False):
-            changes[field.name] = value
+            changes[name] = value
     if flags.requirements:
         changes["project_dependencies"] = False
     if flags.conda_channels and not flags.no_conda:

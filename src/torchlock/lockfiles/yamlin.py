@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from torchlock.errors import LockfileError
 
@@ -25,8 +26,7 @@ _INT = re.compile(r"-?(0|[1-9][0-9]*)")
 _HINT = "the file may be truncated or hand-edited; export it again with `torchlock export`"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _Line:
+class _Line(Struct, frozen=True, kw_only=True):
     number: int  # 1-based, in the file
     indent: int
     text: str  # without the indentation

@@ -15,10 +15,11 @@ import enum
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
+
+from msgspec import Struct
 
 from torchlock.errors import DataError, InputError
 from torchlock.matrix.model import Variant
@@ -43,8 +44,7 @@ class Evidence(enum.Enum):
     IN_USE = "in-use"  # only seen used in public projects
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MirrorIndex:
+class MirrorIndex(Struct, frozen=True, kw_only=True):
     """One concrete index URL and how to use it."""
 
     url: str
@@ -53,8 +53,7 @@ class MirrorIndex:
     evidence: Evidence | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PytorchMirror:
+class PytorchMirror(Struct, frozen=True, kw_only=True):
     """Where a mirror serves the wheels of download.pytorch.org/whl/<variant>."""
 
     url_template: str  # contains "{variant}" once
@@ -71,8 +70,7 @@ class PytorchMirror:
         return self.url_template.replace(_VARIANT_FIELD, variant.name)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Mirror:
+class Mirror(Struct, frozen=True, kw_only=True):
     name: str
     title: str
     country: str
@@ -81,8 +79,7 @@ class Mirror:
     sources: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MirrorCatalog:
+class MirrorCatalog(Struct, frozen=True, kw_only=True):
     mirrors: tuple[Mirror, ...]
     official_pytorch: PytorchMirror
     notes: tuple[str, ...] = ()

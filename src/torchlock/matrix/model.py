@@ -5,8 +5,8 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
+from msgspec import Struct, field
 from packaging.version import Version
 
 from torchlock.errors import InputError
@@ -15,8 +15,7 @@ from torchlock.target import OS, ComputeCapability, DriverVersion, PythonVersion
 PYTORCH_INDEX = "https://download.pytorch.org/whl"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CudaToolkit:
+class CudaToolkit(Struct, frozen=True, kw_only=True):
     """One CUDA toolkit release and the oldest driver NVIDIA says it needs."""
 
     version: Version  # e.g. 12.0.1
@@ -43,8 +42,7 @@ class CudaToolkit:
         return (self.version.major, self.version.minor)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CudaFamily:
+class CudaFamily(Struct, frozen=True, kw_only=True):
     """The minor-version-compatibility floor of one CUDA major release."""
 
     major: int
@@ -68,8 +66,7 @@ _ROCM_VARIANT = re.compile(r"^rocm(\d+(?:\.\d+)*)$")
 _OTHER_VARIANT = re.compile(r"^[a-z][a-z0-9.]*$")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Variant:
+class Variant(Struct, frozen=True, kw_only=True):
     """A build variant as the PyTorch index names it: cpu, cu121, rocm6.1, xpu."""
 
     name: str
@@ -116,8 +113,7 @@ class Variant:
 _ARCH_ENTRY = re.compile(r"^(\d{1,2})\.(\d)([af]?)(\+PTX)?$")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ArchTarget:
+class ArchTarget(Struct, frozen=True, kw_only=True):
     """One entry of TORCH_CUDA_ARCH_LIST: SASS for a compute capability, maybe with PTX."""
 
     cc: ComputeCapability
@@ -132,8 +128,7 @@ class ArchTarget:
         return self.ptx and self.cc <= device
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ArchList:
+class ArchList(Struct, frozen=True, kw_only=True):
     """The GPU architectures compiled into one CUDA build, e.g. '5.0;6.0;7.0;7.5;8.0;8.6;9.0'."""
 
     text: str
@@ -164,8 +159,7 @@ class ArchList:
         return tuple(f"compute_{t.cc.major}{t.cc.minor}" for t in self.targets if t.ptx)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Release:
+class Release(Struct, frozen=True, kw_only=True):
     """One torch release: its companions, its wheels per platform and its builds."""
 
     torch: Version
@@ -185,8 +179,7 @@ class Release:
         return override if override is not None else self.arch.get(variant)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Matrix:
+class Matrix(Struct, frozen=True, kw_only=True):
     toolkits: tuple[CudaToolkit, ...]  # ascending by version
     families: tuple[CudaFamily, ...]
     releases: tuple[Release, ...]  # ascending by torch version

@@ -19,8 +19,8 @@ The rules, in order:
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 
+from msgspec import Struct
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
@@ -39,8 +39,7 @@ class Policy(enum.Enum):
     STRICT = "strict"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Request:
+class Request(Struct, frozen=True, kw_only=True):
     platform: Platform
     python: PythonVersion
     driver: DriverVersion | None  # None: no NVIDIA driver
@@ -50,8 +49,7 @@ class Request:
     policy: Policy = Policy.COMPAT
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Candidate:
+class Candidate(Struct, frozen=True, kw_only=True):
     release: Release
     variant: Variant
     index_url: str
@@ -62,15 +60,13 @@ class Candidate:
         return self.release.torch
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Exclusion:
+class Exclusion(Struct, frozen=True, kw_only=True):
     torch: Version
     variant: str | None
     reason: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Selection:
+class Selection(Struct, frozen=True, kw_only=True):
     request: Request
     max_cuda: CudaToolkit | None
     candidates: tuple[Candidate, ...]
@@ -101,8 +97,7 @@ def max_cuda(matrix: Matrix, driver: DriverVersion | None, os: OS) -> CudaToolki
     return best
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DriverVerdict:
+class DriverVerdict(Struct, frozen=True, kw_only=True):
     admitted: bool
     by_compat: bool  # admitted only through minor version compatibility
     reason: str

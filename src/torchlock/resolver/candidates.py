@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from operator import attrgetter, itemgetter
 
+from msgspec import Struct, field
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.tags import Tag
@@ -26,26 +26,34 @@ PYTHON = "#python"  # identifier of the virtual project that stands for the targ
 NO_VARIANT = "none"  # the variant label of a build without a local version label
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TargetFacts:
-    """What the target supports: wheel tags (most preferred first), Python, marker environment."""
+class TargetFacts(Struct, frozen=True, kw_only=True, eq=False):
+    """What the target supports: wheel tags (most preferred first), Python, marker environment.
+
+    The underscored fields are memos filled as the resolution asks; they are not part of
+    the value (equality leaves them out) and are not meant to be given.
+    """
 
     tags: tuple[Tag, ...]
     python_version: Version
     environment: Mapping[str, str]
-    _rank: dict[Tag, int] = field(init=False, repr=False, compare=False)
+    _rank: dict[Tag, int] = field(default_factory=dict)
     # each distinct tag set ranked once: the pages share one frozenset per tag triple
-    _ranks: dict[frozenset[Tag], int | None] = field(init=False, repr=False, compare=False)
+    _ranks: dict[frozenset[Tag], int | None] = field(default_factory=dict)
     # each distinct Requires-Python judged once: a page repeats a few dozen of them
-    _accepts: dict[SpecifierSet, bool] = field(init=False, repr=False, compare=False)
+    _accepts: dict[SpecifierSet, bool] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        rank: dict[Tag, int] = {}
         for index, tag in enumerate(self.tags):
-            rank.setdefault(tag, index)
-        object.__setattr__(self, "_rank", rank)
-        object.__setattr__(self, "_ranks", {})
-        object.__setattr__(self, "_accepts", {})
+            self._rank.setdefault(tag, index)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TargetFacts):
+            return NotImplemented
+        return (self.tags, self.python_version, self.environment) == (
+            other.tags,
+            other.python_version,
+            other.environment,
+        )
 
     def rank(self, artifact: Artifact) -> int | None:
         """The wheel's best tag position (lower is better); None when no tag fits."""
@@ -84,8 +92,7 @@ class Unusable(enum.Enum):
     REQUIRES_PYTHON = "requires another Python"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Release:
+class Release(Struct, frozen=True, kw_only=True):
     """One version of a project: the files that can serve the target, best first."""
 
     version: Version
@@ -110,8 +117,7 @@ class Release:
         return self.usable
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ProjectReleases:
+class ProjectReleases(Struct, frozen=True, kw_only=True):
     """Every release of one project, newest first."""
 
     project: NormalizedName
@@ -181,8 +187,7 @@ def _extras_suffix(extras: frozenset[NormalizedName]) -> str:
     return "[" + ",".join(sorted(extras)) + "]" if extras else ""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ProjectNeed:
+class ProjectNeed(Struct, frozen=True, kw_only=True):
     """A requirement on a project (with extras), or on the exact base of an extras candidate."""
 
     project: NormalizedName
@@ -236,8 +241,7 @@ class ProjectNeed:
         )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VariantNeed:
+class VariantNeed(Struct, frozen=True, kw_only=True):
     """A requirement on the virtual variant project: the build must carry ``label``."""
 
     label: str
@@ -251,8 +255,7 @@ class VariantNeed:
         return f"variant {self.label}"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PythonNeed:
+class PythonNeed(Struct, frozen=True, kw_only=True):
     """A Requires-Python found only in a file's metadata (not on the index page)."""
 
     specifier: SpecifierSet
@@ -269,14 +272,28 @@ class PythonNeed:
 Need = ProjectNeed | VariantNeed | PythonNeed
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ProjectCandidate:
-    """One version of a project (with extras, for an extras candidate) and its files."""
+class ProjectCandidate(Struct, frozen=True, kw_only=True, eq=False):
+    """One version of a project (with extras, for an extras candidate) and its files.
+
+    Equal candidates are the same project, version and extras, whatever files they carry.
+    """
 
     project: NormalizedName
     version: Version
     extras: frozenset[NormalizedName] = frozenset()
-    artifacts: tuple[Artifact, ...] = field(compare=False)  # best first
+    artifacts: tuple[Artifact, ...]  # best first
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ProjectCandidate):
+            return NotImplemented
+        return (
+            self.project == other.project
+            and self.version == other.version
+            and self.extras == other.extras
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.project, self.version, self.extras))
 
     @property
     def identifier(self) -> str:
@@ -294,8 +311,7 @@ class ProjectCandidate:
         return f"{self.identifier} {self.version}"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VariantCandidate:
+class VariantCandidate(Struct, frozen=True, kw_only=True):
     label: str
 
     @property
@@ -303,8 +319,7 @@ class VariantCandidate:
         return VARIANT
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PythonCandidate:
+class PythonCandidate(Struct, frozen=True, kw_only=True):
     version: Version
 
     @property

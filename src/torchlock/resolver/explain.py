@@ -7,8 +7,8 @@ behind it and what the index has, and the ``hint:`` line says what would resolve
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
+from msgspec import Struct
 from packaging.version import Version
 
 from torchlock.errors import ResolutionError
@@ -31,8 +31,7 @@ SHOWN = 5  # how many versions an explanation lists
 Cause = tuple[Need, Candidate | None]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Finding:
+class Finding(Struct, frozen=True, kw_only=True):
     headline: str
     evidence: tuple[str, ...] = ()
     hint: str | None = None

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from msgspec import Struct
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName
 from packaging.version import Version
@@ -17,8 +17,7 @@ if TYPE_CHECKING:
 ROOT = NormalizedName("<root>")  # in ``Pin.required_by``: the project is a root requirement
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Pin:
+class Pin(Struct, frozen=True, kw_only=True):
     """One project at one version, as the target will install it."""
 
     name: NormalizedName
@@ -38,8 +37,7 @@ class Pin:
         return self.artifact.kind is ArtifactKind.SDIST
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Resolution:
+class Resolution(Struct, frozen=True, kw_only=True):
     """The whole closure of the root requirements for one target."""
 
     pins: tuple[Pin, ...]  # sorted by name

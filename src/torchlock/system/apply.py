@@ -11,9 +11,10 @@ from __future__ import annotations
 import enum
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
+
+from msgspec import Struct
 
 from torchlock.errors import TorchlockError
 from torchlock.system.runner import Completed, RunResult, StreamingRunner
@@ -38,24 +39,21 @@ class StepStatus(enum.Enum):
     FAILED = "failed"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Privilege:
+class Privilege(Struct, frozen=True, kw_only=True):
     """How this process may run a step that needs root (Administrator on Windows)."""
 
     is_root: bool
     sudo: str | None = None  # the sudo program, when not root on Linux
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StepOutcome:
+class StepOutcome(Struct, frozen=True, kw_only=True):
     id: str
     title: str
     status: StepStatus
     detail: str = ""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ApplyResult:
+class ApplyResult(Struct, frozen=True, kw_only=True):
     component: str
     outcomes: tuple[StepOutcome, ...]
     reboot_required: bool

@@ -12,8 +12,10 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
+
+from msgspec import Struct
+from msgspec.structs import replace
 
 from torchlock.errors import DataError, DetectionError, InputError
 from torchlock.system import gpu_names, nvidia_smi
@@ -77,8 +79,7 @@ def real_nvml(os_kind: OS, env: Mapping[str, str] | None = None) -> NvmlReport |
     return None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _Stated:
+class _Stated(Struct, frozen=True, kw_only=True):
     """A driver the user stated; ``version`` None when they said there is none."""
 
     version: DriverVersion | None
@@ -94,8 +95,7 @@ def _stated(text: str, source: str) -> _Stated | None:
     return _Stated(version=DriverVersion.parse(text), source=source)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _Smi:
+class _Smi(Struct, frozen=True, kw_only=True):
     """What nvidia-smi said: the program, its state and what it could tell."""
 
     program: str

@@ -11,8 +11,9 @@ import enum
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from torchlock.system import vendor
 from torchlock.system.files import ReadText, Which
@@ -33,8 +34,7 @@ class Status(enum.Enum):
     FAIL = "fail"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Finding:
+class Finding(Struct, frozen=True, kw_only=True):
     id: str
     title: str
     status: Status
@@ -42,8 +42,7 @@ class Finding:
     fix: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DoctorInputs:
+class DoctorInputs(Struct, frozen=True, kw_only=True):
     report: HostReport
     lspci: str | None  # lspci's output; None when lspci is not there
     proc_modules: str | None  # /proc/modules (what lsmod prints)

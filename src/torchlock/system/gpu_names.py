@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
+
+from msgspec import Struct
 
 from torchlock.errors import DataError, InputError
 from torchlock.target import ComputeCapability
@@ -23,15 +24,13 @@ TABLE_RESOURCE = "data/gpus.json"
 CC_SOURCE = "GPU name table"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class GpuNameRule:
+class GpuNameRule(Struct, frozen=True, kw_only=True):
     pattern: re.Pattern[str]
     cc: ComputeCapability
     arch: str | None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class GpuNameTable:
+class GpuNameTable(Struct, frozen=True, kw_only=True):
     rules: tuple[GpuNameRule, ...]
 
     def lookup(self, name: str) -> GpuNameRule | None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import platform
 import sys
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PlatformInfo:
+class PlatformInfo(Struct, frozen=True, kw_only=True):
     system: str  # platform.system(): "Linux", "Windows", "Darwin"
     machine: str  # platform.machine(): "x86_64", "AMD64", "arm64", "aarch64"
     release: str = ""  # platform.release(): "5.15.0-1030-gcp", "10"

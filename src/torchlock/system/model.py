@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from torchlock.target import OS, Arch, ComputeCapability, DriverVersion
 
@@ -14,8 +15,7 @@ class DriverStatus(enum.Enum):
     BROKEN = "broken"  # installed but not answering (nvidia-smi fails to talk to it)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DriverInfo:
+class DriverInfo(Struct, frozen=True, kw_only=True):
     status: DriverStatus
     version: DriverVersion | None
     source: str | None  # "--driver", "TORCHLOCK_DRIVER", "/sys/module/nvidia/version", ...
@@ -24,8 +24,7 @@ class DriverInfo:
     detail: str | None = None  # why it is absent or broken, in words
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Gpu:
+class Gpu(Struct, frozen=True, kw_only=True):
     index: int
     name: str
     memory_mib: int | None
@@ -35,8 +34,7 @@ class Gpu:
     source: str = "nvidia-smi"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OsInfo:
+class OsInfo(Struct, frozen=True, kw_only=True):
     os: OS
     arch: Arch
     distro: str | None  # e.g. "ubuntu", "rhel", "debian"; None off Linux
@@ -46,30 +44,26 @@ class OsInfo:
     source: str = "platform"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Toolkit:
+class Toolkit(Struct, frozen=True, kw_only=True):
     version: str  # e.g. "12.0" as nvcc prints "release 12.0"
     build: str | None  # e.g. "V12.0.140"
     path: str
     source: str = "nvcc --version"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Tool:
+class Tool(Struct, frozen=True, kw_only=True):
     name: str  # conda, mamba, micromamba, uv
     path: str
     version: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Interpreter:
+class Interpreter(Struct, frozen=True, kw_only=True):
     version: str  # full, e.g. "3.10.13"
     path: str
     source: str  # "PATH", "pyenv", "py launcher", "uv", "running"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class HostReport:
+class HostReport(Struct, frozen=True, kw_only=True):
     os: OsInfo
     driver: DriverInfo
     gpus: tuple[Gpu, ...]

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 _RELEASE_RE = re.compile(r"release\s+(\d+\.\d+)(?:,\s*(V\d+(?:\.\d+)*))?")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class NvccVersion:
+class NvccVersion(Struct, frozen=True, kw_only=True):
     version: str  # "12.0"
     build: str | None  # "V12.0.140"
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from torchlock.errors import InputError
 from torchlock.system.model import Gpu
@@ -32,8 +33,7 @@ _DRIVER_RE = re.compile(r"(?:Driver|KMD) Version:\s*(\d+(?:\.\d+)+)")
 _CUDA_RE = re.compile(r"CUDA(?: UMD)? Version:\s*(\d+\.\d+)")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SmiHeader:
+class SmiHeader(Struct, frozen=True, kw_only=True):
     driver: DriverVersion | None
     cuda: str | None  # the newest CUDA the driver supports, e.g. "12.0"
 
@@ -89,8 +89,7 @@ def message(output: str) -> str:
     return "(no output)"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class GpuQuery:
+class GpuQuery(Struct, frozen=True, kw_only=True):
     gpus: tuple[Gpu, ...]
     unparsed: tuple[str, ...] = ()  # lines that did not have the expected fields
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import ctypes
 from collections.abc import Sequence
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from torchlock.target import ComputeCapability
 
@@ -27,16 +28,14 @@ def windows_libraries(program_files: str, system_root: str) -> tuple[str, ...]:
     )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class NvmlGpu:
+class NvmlGpu(Struct, frozen=True, kw_only=True):
     index: int
     name: str
     memory_mib: int | None
     compute_capability: ComputeCapability | None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class NvmlReport:
+class NvmlReport(Struct, frozen=True, kw_only=True):
     library: str
     driver: str | None  # "580.65.06"
     cuda: str | None  # "13.0"

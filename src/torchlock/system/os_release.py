@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OsRelease:
+class OsRelease(Struct, frozen=True, kw_only=True):
     id: str | None  # "ubuntu", "rhel", "debian"
     version_id: str | None  # "22.04", "9.3", "12"
     pretty_name: str | None  # "Ubuntu 22.04.3 LTS"

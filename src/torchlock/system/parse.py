@@ -7,7 +7,8 @@ when the text does not say.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from torchlock.errors import InputError
 from torchlock.target import Arch, DriverVersion
@@ -52,8 +53,7 @@ def parse_python_version(text: str) -> str | None:
     return match.group(1) if match else None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LauncherEntry:
+class LauncherEntry(Struct, frozen=True, kw_only=True):
     version: str  # "3.12", "3.9-64" is reported as "3.9"
     path: str
 

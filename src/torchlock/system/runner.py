@@ -13,12 +13,12 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
+from msgspec import Struct
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Completed:
+
+class Completed(Struct, frozen=True, kw_only=True):
     """The program ran to its end (whatever its exit status)."""
 
     argv: tuple[str, ...]
@@ -37,8 +37,7 @@ class Completed:
         return f"{self.argv[0]} exited with status {self.returncode}"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class NotFound:
+class NotFound(Struct, frozen=True, kw_only=True):
     """There is no program at that name or path."""
 
     argv: tuple[str, ...]
@@ -47,8 +46,7 @@ class NotFound:
         return f"{self.argv[0]} was not found"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TimedOut:
+class TimedOut(Struct, frozen=True, kw_only=True):
     """The program was still running after ``timeout`` seconds and was killed."""
 
     argv: tuple[str, ...]
@@ -58,8 +56,7 @@ class TimedOut:
         return f"{self.argv[0]} did not answer within {self.timeout:g} s"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LaunchFailed:
+class LaunchFailed(Struct, frozen=True, kw_only=True):
     """The program exists but could not be started (permission, bad format, ...)."""
 
     argv: tuple[str, ...]

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from torchlock.errors import InputError
 
@@ -84,8 +85,7 @@ def target_os_for(distro: str | None, version: str | None, *, windows: bool) -> 
     return None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Checksum:
+class Checksum(Struct, frozen=True, kw_only=True):
     """How a download is verified: a pinned value, or the vendor's published file read at apply."""
 
     algorithm: str  # "sha256" or "md5"
@@ -94,32 +94,28 @@ class Checksum:
     single: bool = False  # the file holds one checksum (take its first field), not a list by name
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Download:
+class Download(Struct, frozen=True, kw_only=True):
     url: str
     dest: str  # where it is saved on the host
     checksum: Checksum | None
     published: str  # where the vendor publishes the checksum, or why there is none
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Edit:
+class Edit(Struct, frozen=True, kw_only=True):
     file: str
     content: str
     why: str
     append: bool = False  # add the block once (marked) instead of writing the whole file
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Check:
+class Check(Struct, frozen=True, kw_only=True):
     """A command that exits 0 exactly when the step is already satisfied."""
 
     command: str
     means: str  # in words, e.g. "git is on PATH"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Step:
+class Step(Struct, frozen=True, kw_only=True):
     id: str
     title: str
     why: str
@@ -132,8 +128,7 @@ class Step:
     reboot_after: bool = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Plan:
+class Plan(Struct, frozen=True, kw_only=True):
     component: str
     os: TargetOs
     version: str | None  # what is installed, e.g. "525.85.05"; None for "the distribution's"

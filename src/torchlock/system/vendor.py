@@ -6,7 +6,7 @@ them are in :mod:`torchlock.system.components`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from msgspec import Struct
 
 # -- NVIDIA driver ------------------------------------------------------------------------------
 # Runfile URL pattern: NVIDIA's Unix driver archive, https://www.nvidia.com/en-us/drivers/unix/
@@ -51,8 +51,7 @@ NVIDIA_PCI_VENDOR = "10de"  # PCI vendor id of NVIDIA Corporation
 
 
 # -- CUDA toolkit -------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CudaRelease:
+class CudaRelease(Struct, frozen=True, kw_only=True):
     version: str  # "12.0.1"
     linux_driver: str  # the driver bundled in the Linux runfile, part of its file name
     windows_driver: str  # the same for the Windows local installer
@@ -197,8 +196,7 @@ NGINX_LAST_FOCAL = "1.28.0"
 NGINX_ZIP_URL = "https://nginx.org/download/nginx-{v}.zip"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Advisory:
+class Advisory(Struct, frozen=True, kw_only=True):
     cve: str
     fixed_in: tuple[tuple[int, int, int], ...]  # the first fixed release of each branch
     summary: str

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from msgspec import Struct
 from packaging.version import Version
 
 from torchlock.errors import InputError, NoCandidateError, TorchlockError
@@ -30,8 +30,7 @@ FALLBACK_LIMIT = 8  # builds `create --fallback` builds at most (each one downlo
 UNSOLVABLE_LIMIT = 32
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CreateInputs:
+class CreateInputs(Struct, frozen=True, kw_only=True):
     lock_path: Path
     name: str | None
     prefix: Path | None
@@ -49,8 +48,7 @@ class CreateInputs:
     ca_file: Path | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CreateAttempt:
+class CreateAttempt(Struct, frozen=True, kw_only=True):
     """One build tried: the torch build, and why it was abandoned (None: it passed)."""
 
     torch: Version
@@ -59,8 +57,7 @@ class CreateAttempt:
     report: Report | None = None  # the verification's, when it got that far
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CreateResult:
+class CreateResult(Struct, frozen=True, kw_only=True):
     prefix: Path
     backend: str
     backend_why: str
@@ -292,8 +289,7 @@ def resolve_build(
     http: Any = None,
 ) -> Lock:
     """The lock again, solved with torch and the variant pinned; its inputs unchanged."""
-    from dataclasses import replace
-
+    from msgspec.structs import replace
     from packaging.requirements import Requirement
 
     from torchlock.lockfiles.build import build_lock

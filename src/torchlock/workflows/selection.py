@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from msgspec import Struct
 
 from torchlock.errors import DetectionError, NoCandidateError
 from torchlock.matrix.load import load_matrix
@@ -18,8 +19,7 @@ if TYPE_CHECKING:
 Detect = Callable[[str | None], "HostReport"]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SelectionInputs:
+class SelectionInputs(Struct, frozen=True, kw_only=True):
     """What the user asked for; None means 'from this host'."""
 
     platform: Platform

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from msgspec import Struct, field
 from packaging.version import Version
 
 from torchlock.credentials import without_credentials
@@ -33,8 +33,7 @@ class TorchIndex(enum.Enum):
     DEFAULT = "default"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class IndexSettings:
+class IndexSettings(Struct, frozen=True, kw_only=True):
     """Where packages come from; the CLI fills it from options and pip's configuration."""
 
     default_index: str
@@ -51,8 +50,7 @@ class IndexSettings:
     ca_file: Path | None = None  # certificates that replace the system's (pip's cert)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CondaSettings:
+class CondaSettings(Struct, frozen=True, kw_only=True):
     """Where the conda base (Python, pip) of a lock comes from."""
 
     channels: tuple[str, ...] = ()  # names or URLs, in priority order; empty: conda-forge
@@ -60,8 +58,7 @@ class CondaSettings:
     offline: bool = False  # the cached repodata only
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SolveInputs:
+class SolveInputs(Struct, frozen=True, kw_only=True):
     selection: SelectionInputs
     platforms: tuple[Platform, ...]  # targets; empty: the selection's platform
     requirements: tuple[Requirement, ...] = ()  # the user's own, besides the torch triple
@@ -69,8 +66,7 @@ class SolveInputs:
     conda: CondaSettings | None = None  # None: no conda base is solved
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TargetSolution:
+class TargetSolution(Struct, frozen=True, kw_only=True):
     platform: Platform
     python: str
     candidate: Candidate  # the torch build for this platform
@@ -80,8 +76,7 @@ class TargetSolution:
     conda: tuple[CondaRecord, ...] = ()  # the conda base, sorted by name
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Solution:
+class Solution(Struct, frozen=True, kw_only=True):
     selection: Selection
     targets: tuple[TargetSolution, ...]
     requests: int  # HTTP requests made (retries included)

@@ -24,7 +24,7 @@ SHA = "a" * 64
 META_SHA = "b" * 64
 
 
-def _json(files: list[dict[str, object]]) -> str:
+def _json(files: list[object]) -> str:
     return json.dumps({"meta": {"api-version": "1.1"}, "name": "torch", "files": files})
 
 
@@ -99,7 +99,52 @@ def test_json_skips_other_files_silently() -> None:
     assert sdist.version == Version("1.0")
 
 
-@pytest.mark.parametrize("content", ['{"files": [', "[]", '{"meta": {}}', b"\xff\xfe"])
+JUNK = {
+    "hashes": ["not", "a", "mapping"],
+    "requires-python": 3.8,
+    "core-metadata": None,
+    "dist-info-metadata": True,  # core-metadata is present (null): it decides
+    "yanked": 0,
+    "size": "123",
+    "upload-time": 20240101,
+}
+
+
+def test_json_junk_values_count_as_absent() -> None:
+    page = _json([{"filename": "torch-1.0-py3-none-any.whl", "url": "a.whl#sha256=AB", **JUNK}])
+    (artifact,) = parse_page(page, kind="json", page_url=PAGE, project="torch", index="i")
+    assert artifact.sha256 == "ab"  # from the URL fragment, the hashes being junk
+    assert artifact.requires_python is None
+    assert not artifact.has_metadata
+    assert artifact.yanked is None
+    assert artifact.size is None
+    assert artifact.upload_time is None
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        "a string, not an object",
+        {"url": "no-filename.whl"},
+        {"filename": 7, "url": "x.whl"},
+        {"filename": "torch-0.9-py3-none-any.whl", "url": None},
+    ],
+)
+def test_json_entries_of_another_shape_are_skipped_and_the_rest_read_alike(odd: object) -> None:
+    good = {"filename": "torch-1.0-py3-none-any.whl", "url": "a.whl", **JUNK, "size": 5}
+    files: list[object] = [good, odd, {**good, "filename": "torch-1.1.tar.gz"}]
+    mixed = parse_page(_json(files), kind="json", page_url=PAGE, project="torch", index="i")
+    clean = parse_page(
+        _json([files[0], files[2]]), kind="json", page_url=PAGE, project="torch", index="i"
+    )
+    assert mixed == clean
+    assert [a.filename for a in mixed] == ["torch-1.0-py3-none-any.whl", "torch-1.1.tar.gz"]
+    assert mixed[0].size == 5
+
+
+@pytest.mark.parametrize(
+    "content", ['{"files": [', "[]", '{"meta": {}}', b"\xff\xfe", '{"files": {}}', "null"]
+)
 def test_json_malformed(content: str | bytes) -> None:
     with pytest.raises(MalformedPage):
         parse_page(content, kind="json", page_url=PAGE, project="torch", index="i")

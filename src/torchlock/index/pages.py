@@ -12,9 +12,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
-from msgspec import Struct
+from msgspec import UNSET, DecodeError, Struct, ValidationError, field
+from msgspec.json import Decoder
 from msgspec.structs import force_setattr, replace
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.tags import Tag
@@ -157,10 +159,70 @@ def _joiner(base: str) -> Callable[[str], str]:
     return join
 
 
+class _JsonFile(Struct, gc=False):
+    """A file of a PEP 691 page as decoded: names and URLs typed, the rest checked below
+    (an index may hold junk in them; such a value counts as absent, as before decoding
+    was typed)."""
+
+    filename: str
+    url: str
+    hashes: Any = None
+    requires_python: Any = field(default=None, name="requires-python")
+    core_metadata: Any = field(default=UNSET, name="core-metadata")  # PEP 714 name first
+    dist_info_metadata: Any = field(default=False, name="dist-info-metadata")
+    yanked: Any = False
+    size: Any = None
+    upload_time: Any = field(default=None, name="upload-time")
+
+
+class _JsonPage(Struct, gc=False):
+    files: list[_JsonFile]
+
+
+_JSON_PAGE = Decoder(_JsonPage)
+
+
 def json_entries(
     content: bytes | str, page_url: str, accept: FilenameFilter | None = None
 ) -> tuple[FileEntry, ...]:
-    """The files of a PEP 691 JSON project page (those ``accept`` keeps, when given)."""
+    """The files of a PEP 691 JSON project page (those ``accept`` keeps, when given).
+
+    Decoded into typed objects in one pass (msgspec: a third of the time of json.loads and
+    walking dictionaries); a page whose file list does not fit that shape (an entry that
+    is not an object, a file name that is not a string) is read entry by entry instead,
+    skipping what cannot be used.
+    """
+    try:
+        files = _JSON_PAGE.decode(content).files
+    except ValidationError:
+        return _loose_json_entries(content, page_url, accept)
+    except DecodeError as exc:
+        raise MalformedPage(f"not JSON: {exc}") from None
+    entries: list[FileEntry] = []
+    join = _joiner(page_url)
+    for item in files:
+        if accept is not None and not accept(item.filename):
+            continue
+        meta = item.core_metadata if item.core_metadata is not UNSET else item.dist_info_metadata
+        entries.append(
+            _file_entry(
+                join,
+                item.filename,
+                item.url,
+                item.hashes,
+                meta,
+                item.yanked,
+                item.requires_python,
+                item.size,
+                item.upload_time,
+            )
+        )
+    return tuple(entries)
+
+
+def _loose_json_entries(
+    content: bytes | str, page_url: str, accept: FilenameFilter | None
+) -> tuple[FileEntry, ...]:
     try:
         data = json.loads(content)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -177,30 +239,49 @@ def json_entries(
             continue
         if accept is not None and not accept(filename):
             continue
-        url, fragment_hash = _split_fragment(join(href))
-        hashes = item.get("hashes")
-        sha256 = hashes.get("sha256") if isinstance(hashes, dict) else None
-        meta_value = item.get("core-metadata", item.get("dist-info-metadata", False))
-        has_metadata, metadata_sha256 = _metadata_flag(meta_value)
-        yanked_value = item.get("yanked", False)
-        yanked = yanked_value if isinstance(yanked_value, str) else ("" if yanked_value else None)
-        requires_python = item.get("requires-python")
-        size = item.get("size")
-        upload_time = item.get("upload-time")
         entries.append(
-            FileEntry(
-                filename=filename,
-                url=url,
-                sha256=sha256.lower() if isinstance(sha256, str) and sha256 else fragment_hash,
-                requires_python=requires_python if isinstance(requires_python, str) else None,
-                yanked=yanked,
-                has_metadata=has_metadata,
-                metadata_sha256=metadata_sha256,
-                size=size if isinstance(size, int) and not isinstance(size, bool) else None,
-                upload_time=upload_time if isinstance(upload_time, str) else None,
+            _file_entry(
+                join,
+                filename,
+                href,
+                item.get("hashes"),
+                item.get("core-metadata", item.get("dist-info-metadata", False)),
+                item.get("yanked", False),
+                item.get("requires-python"),
+                item.get("size"),
+                item.get("upload-time"),
             )
         )
     return tuple(entries)
+
+
+def _file_entry(
+    join: Callable[[str], str],
+    filename: str,
+    href: str,
+    hashes: object,
+    meta_value: object,
+    yanked_value: object,
+    requires_python: object,
+    size: object,
+    upload_time: object,
+) -> FileEntry:
+    """One file's entry from the values a JSON page gives for it (junk counts as absent)."""
+    url, fragment_hash = _split_fragment(join(href))
+    sha256 = hashes.get("sha256") if isinstance(hashes, dict) else None
+    has_metadata, metadata_sha256 = _metadata_flag(meta_value)
+    yanked = yanked_value if isinstance(yanked_value, str) else ("" if yanked_value else None)
+    return FileEntry(
+        filename=filename,
+        url=url,
+        sha256=sha256.lower() if isinstance(sha256, str) and sha256 else fragment_hash,
+        requires_python=requires_python if isinstance(requires_python, str) else None,
+        yanked=yanked,
+        has_metadata=has_metadata,
+        metadata_sha256=metadata_sha256,
+        size=size if isinstance(size, int) and not isinstance(size, bool) else None,
+        upload_time=upload_time if isinstance(upload_time, str) else None,
+    )
 
 
 def _anchors(text: str, page_url: str) -> tuple[str, list[dict[str, str | None]]]:

@@ -201,6 +201,9 @@ def test_host_field_and_request_target() -> None:
     assert host_field("b\u00fccher.example", 80, 80) == "xn--bcher-kva.example"
     assert request_target("/simple/torch/") == "/simple/torch/"
     assert request_target("/a\tb/\u00e9") == "/a%09b/%C3%A9"
+    # getaddrinfo gets ASCII names as bytes (no IDNA codec loaded), others as text
+    assert transport._resolvable("127.0.0.1") == b"127.0.0.1"
+    assert transport._resolvable("b\u00fccher.example") == "b\u00fccher.example"
 
 
 # --- https through a proxy: CONNECT, then TLS inside the tunnel --------------------------

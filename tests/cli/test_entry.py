@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+from tests.support.cli import run_cli
+
 ENTRY = "import sys; from torchlock.console import run; sys.argv[0] = 'torchlock'; run()"
 
 
@@ -93,3 +95,30 @@ def test_other_endings_of_main(body: str, status: int, said: str) -> None:
     done = run(code=code)
     assert done.returncode == status
     assert said in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "message", "help_of"),
+    [
+        (["solve", "--drivr", "1"], "no such option '--drivr'", "torchlock solve"),
+        (["export", "--format", "bogus"], "invalid value for '--format'", "torchlock export"),
+        (["bogus"], "no such command 'bogus'", "torchlock"),
+        (["matrix", "--gpu-cc"], "option '--gpu-cc' requires an argument", "torchlock matrix"),
+        (["--bogus"], "no such option '--bogus'", "torchlock"),
+    ],
+)
+def test_clicks_usage_errors_are_one_line_naming_the_help(
+    argv: list[str], message: str, help_of: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run_cli(argv, capsys)
+    assert code == 2
+    assert out == ""
+    (line,) = err.splitlines()
+    assert line.startswith(f"error: {message}")
+    assert line.endswith(f"(see '{help_of} --help')")
+
+
+def test_no_command_shows_the_help(capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, err = run_cli([], capsys)
+    assert "Commands:" in out + err
+    assert "solve" in out + err

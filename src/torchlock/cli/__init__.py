@@ -102,11 +102,34 @@ def cli() -> None:
     """
 
 
+# Click 8.2+ raises this for a group called without a command; older Clicks print the help.
+_NO_ARGS_IS_HELP: type[click.ClickException] | tuple[()] = getattr(
+    click.exceptions, "NoArgsIsHelpError", ()
+)
+
+
+def _one_line(message: str) -> str:
+    """Click's message as the one line every torchlock error is: lower-case start, no
+    line breaks, no closing full stop."""
+    text = " ".join(message.split()).rstrip(".")
+    return text[:1].lower() + text[1:]
+
+
+def _command_path(ctx: click.Context | None, argv: list[str]) -> str:
+    """The command whose help explains a usage error: Click attaches some errors (an
+    option missing its value) to the group, so the subcommand is read from argv."""
+    if ctx is not None and ctx.command is not cli:
+        return ctx.command_path
+    named = next((a for a in argv if not a.startswith("-")), None)
+    return f"torchlock {named}" if named in _COMMANDS else "torchlock"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the CLI and map errors to exit codes.
 
     Always ends in :func:`sys.exit`: 0 on success, the error class's code on a
-    :class:`TorchlockError`, 2 on a usage error, 130 when interrupted.
+    :class:`TorchlockError`, 2 on a usage error, 130 when interrupted. Every error is
+    one line on stderr starting with ``error:``; a usage error names the command's help.
     """
     try:
         result: Any = cli.main(args=argv, prog_name="torchlock", standalone_mode=False)
@@ -115,8 +138,15 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.ClickException as exc:
+    except _NO_ARGS_IS_HELP as exc:  # `torchlock` alone: the help, as Click shows it
         exc.show()
+        sys.exit(exc.exit_code)
+    except click.UsageError as exc:
+        where = _command_path(exc.ctx, sys.argv[1:] if argv is None else argv)
+        click.echo(f"error: {_one_line(exc.format_message())} (see '{where} --help')", err=True)
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        click.echo(f"error: {_one_line(exc.format_message())}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("error: aborted", err=True)

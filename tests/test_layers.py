@@ -10,10 +10,11 @@ import torchlock
 PACKAGE = Path(torchlock.__file__).resolve().parent
 
 # What each part may import from torchlock (besides itself). errors imports nothing.
-BASE = {"errors", "target", "artifacts", "credentials"}
+BASE = {"errors", "target", "artifacts", "credentials", "hosts"}
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     "credentials": set(),
+    "hosts": set(),
     "target": {"errors"},
     "artifacts": {"errors"},
     "pipconfig": {"errors", "credentials"},
@@ -31,8 +32,9 @@ ALLOWED: dict[str, set[str]] = {
     "__init__": set(),
 }
 HEAVY = {"http", "ssl", "rich", "resolvelib", "rattler", "tomlkit"}
-# the HTTP stack itself; every other module imports it lazily, when a request is made
-HEAVY_HOME = {"index/transport.py": {"http"}}
+# modules allowed one of them at module level (none: the HTTP stack is torchlock's own,
+# on sockets; ssl is imported for the first https connection)
+HEAVY_HOME: dict[str, set[str]] = {}
 
 
 def _part(module_path: Path) -> str:

@@ -444,3 +444,24 @@ def test_credentials_in_index_urls_never_reach_the_lock(
     text = (tmp_path / "pylock.toml").read_text(encoding="utf-8")
     for word in ("secret", "hunter2", "alice", "bob"):
         assert word not in text + out + err
+
+
+def test_a_plain_http_channel_on_another_host_is_refused_before_any_request(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    pypi_index: IndexServer,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.delenv("TORCHLOCK_NO_CONDA")
+    (tmp_path / "pylock.toml").write_text("old\n")
+    channel = "http://conda.example/conda-forge"
+    argv = ["solve", *SELECT, "--python", "3.10", "--platform", "linux-64"]
+    argv += ["--index-url", pypi_index.index_url(), "-o", "pylock.toml", "--channel", channel]
+    code, out, err = run_cli(argv, capsys)
+    assert code == 6
+    assert out == ""
+    [line] = [x for x in err.splitlines() if x.startswith("error:")]
+    assert line == f"error: refusing the plain-http conda channel {channel}"
+    assert "--trusted-host conda.example" in err
+    assert pypi_index.count() == 0
+    assert (tmp_path / "pylock.toml").read_text() == "old\n"

@@ -116,6 +116,21 @@ def test_channel_names_and_urls() -> None:
         channel_url("some folder")
 
 
+def test_plain_http_channels_only_on_loopback_or_a_trusted_host() -> None:
+    assert channel_url("http://127.0.0.1:8000/c/") == "http://127.0.0.1:8000/c"
+    assert channel_url("http://localhost/c") == "http://localhost/c"
+    assert channel_url("http://mirror.lan/c", ["mirror.lan"]) == "http://mirror.lan/c"
+    assert channel_url("http://mirror.lan:8080/c", ["mirror.lan:8080"])
+    for refused, trusted in [
+        ("http://mirror.lan/c", []),
+        ("http://mirror.lan:8080/c", ["other.lan"]),
+        ("http://u:secret@mirror.lan/c", []),
+    ]:
+        with pytest.raises(PackageIndexError, match="refusing the plain-http conda channel") as e:
+            channel_url(refused, trusted)
+        assert "secret" not in str(e.value)
+
+
 def test_the_base_is_python_and_pip_per_platform_with_hashes(base: Path) -> None:
     linux = solve_base(channels=[base.as_uri()], python="3.10", subdir="linux-64")
     assert [(r.name, r.version, r.build, r.subdir) for r in linux] == [

@@ -225,6 +225,7 @@ def solve_command(
             channels=wanted.conda_channels,
             cache_dir=None if settings.cache_dir is None else settings.cache_dir / "conda",
             offline=offline,
+            trusted_hosts=settings.trusted_hosts,
         )
     solution = solve(
         SolveInputs(

@@ -17,16 +17,19 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from msgspec import Struct
 
+from torchlock.credentials import redact
 from torchlock.envs.backends import conda_for
 from torchlock.envs.install import BuildError
 from torchlock.envs.locked import CondaLike
 from torchlock.errors import InputError, PackageIndexError, ResolutionError
+from torchlock.hosts import plain_http_allowed
 
 DEFAULT_CHANNELS = ("conda-forge",)
 CHANNEL_HOST = "https://conda.anaconda.org"
@@ -59,10 +62,23 @@ class CondaRecord(Struct, frozen=True, kw_only=True):
     depends: tuple[str, ...] = ()
 
 
-def channel_url(channel: str) -> str:
-    """A named channel (conda-forge) on conda.anaconda.org; a URL as it is."""
+def channel_url(channel: str, trusted_hosts: Collection[str] = ()) -> str:
+    """A named channel (conda-forge) on conda.anaconda.org; a URL as it is.
+
+    A plain-http URL is refused unless its host is loopback or in ``trusted_hosts``, as
+    for package indexes: repodata read over an open network could be changed on the way,
+    and the hashes a lock pins come from it.
+    """
     text = channel.strip().rstrip("/")
     if "://" in text:
+        parts = urlsplit(text)
+        if parts.scheme.lower() == "http" and not plain_http_allowed(parts, trusted_hosts):
+            host = parts.hostname or "(none)"
+            raise PackageIndexError(
+                f"refusing the plain-http conda channel {redact(text)}",
+                evidence=[f"{host} is not a loopback address and not a trusted host"],
+                hint=f"use https, or pass --trusted-host {host} if you trust this network",
+            )
         return text
     if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", text) is None:
         raise InputError(
@@ -86,6 +102,7 @@ def solve_base(
     subdir: str,
     cache_dir: Path | None = None,
     offline: bool = False,
+    trusted_hosts: Collection[str] = (),
 ) -> tuple[CondaRecord, ...]:
     """The conda base of a ``subdir`` target: ``python X.Y.*`` and ``pip`` with everything
     they need, from ``channels`` (names or URLs, in priority order), sorted by name.
@@ -93,7 +110,7 @@ def solve_base(
     Raises PackageIndexError when a channel cannot be read, ResolutionError when the
     channels do not have what the base needs.
     """
-    urls = [channel_url(c) for c in (channels or DEFAULT_CHANNELS)]
+    urls = [channel_url(c, trusted_hosts) for c in (channels or DEFAULT_CHANNELS)]
     try:
         records = asyncio.run(_solve(urls, python, subdir, cache_dir, offline))
     except Exception as exc:  # py-rattler raises its own exception types for every failure

@@ -8,6 +8,8 @@ from torchlock.credentials import REDACTED as REDACTED
 from torchlock.credentials import redact as redact
 from torchlock.credentials import split_credentials as split_credentials
 from torchlock.errors import PackageIndexError
+from torchlock.hosts import is_loopback as is_loopback
+from torchlock.hosts import plain_http_allowed as plain_http_allowed
 
 # the URL credential helpers live in torchlock.credentials (the lock model needs them too)
 
@@ -23,30 +25,6 @@ def origin(url: str) -> str:
     if ":" in host:
         host = f"[{host}]"
     return f"{parts.scheme.lower()}://{host}{port}"
-
-
-def is_loopback(host: str) -> bool:
-    """localhost, 127.0.0.0/8 or ::1."""
-    name = host.strip("[]").lower()
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    if name == "::1":
-        return True
-    parts = name.split(".")
-    if len(parts) == 4 and parts[0] == "127" and all(_octet(p) for p in parts):
-        return True  # the common literal, without ipaddress
-    if name[:1].isalpha() and ":" not in name:
-        return False  # a host name; ipaddress (a costly import) only for other literals
-    import ipaddress
-
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
-
-
-def _octet(text: str) -> bool:
-    return text.isdigit() and int(text) <= 255 and (text == "0" or not text.startswith("0"))
 
 
 def check_index_url(url: str, trusted_hosts: frozenset[str]) -> SplitResult:
@@ -68,8 +46,7 @@ def check_index_url(url: str, trusted_hosts: frozenset[str]) -> SplitResult:
     if scheme == "https" and host:
         return parts
     if scheme == "http" and host:
-        hostport = f"{host}:{parts.port}" if parts.port else host
-        if is_loopback(host) or host in trusted_hosts or hostport in trusted_hosts:
+        if plain_http_allowed(parts, trusted_hosts):
             return parts
         raise PackageIndexError(
             f"refusing plain-http package index {redact(url)}",

@@ -56,6 +56,7 @@ class CondaSettings(Struct, frozen=True, kw_only=True):
     channels: tuple[str, ...] = ()  # names or URLs, in priority order; empty: conda-forge
     cache_dir: Path | None = None  # repodata cache
     offline: bool = False  # the cached repodata only
+    trusted_hosts: tuple[str, ...] = ()  # hosts a plain-http channel may be on
 
 
 class SolveInputs(Struct, frozen=True, kw_only=True):
@@ -140,6 +141,7 @@ def _conda_base(
         subdir=platform.conda_subdir,
         cache_dir=settings.cache_dir,
         offline=settings.offline,
+        trusted_hosts=settings.trusted_hosts,
     )
 
 

@@ -114,6 +114,15 @@ def test_an_unknown_project_through_a_dependency() -> None:
     ]
 
 
+def test_an_unknown_project_asked_for_directly_points_at_the_index_url() -> None:
+    error = _error({"app": [dist("1.0")]}, "torhc")
+    assert _lines(error) == [
+        "torhc is not on the index: https://index.test/simple/torhc/ lists no file for it",
+        "hint: check the index URL (the root of a simple repository, such as "
+        "https://HOST/simple) and the project name",
+    ]
+
+
 def test_no_wheel_for_the_target() -> None:
     error = _error(WORLD, "triton", target=WINDOWS_310)
     assert _lines(error) == [

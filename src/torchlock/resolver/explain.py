@@ -206,7 +206,11 @@ class _Explainer:
                 headline=f"{need.project} is not on the index: "
                 f"{self.provider.finder.source(need.project)} lists no file for it",
                 evidence=chain,
-                hint="check the project name, or add the index that serves it",
+                hint="check the project name, or add the index that serves it"
+                if parent is not None
+                # asked for directly: more often a wrong index URL than a missing project
+                else "check the index URL (the root of a simple repository, such as "
+                "https://HOST/simple) and the project name",
             )
         matching = [r for r in releases.releases if need.admits(r.version, prereleases=True)]
         if not matching:

@@ -105,6 +105,23 @@ def test_other_endings_of_main(body: str, status: int, said: str) -> None:
         (["bogus"], "no such command 'bogus'", "torchlock"),
         (["matrix", "--gpu-cc"], "option '--gpu-cc' requires an argument", "torchlock matrix"),
         (["--bogus"], "no such option '--bogus'", "torchlock"),
+        (["matrix", "--python", ""], "invalid value for '--python': an empty", "torchlock matrix"),
+        (["solve", "--torch", " "], "invalid value for '--torch': an empty", "torchlock solve"),
+        (
+            ["matrix", "--gpu-cc", "8.0", "--gpu-cc", ""],
+            "invalid value for '--gpu-cc'",
+            "torchlock matrix",
+        ),
+        (
+            ["export", "--format", "environment", "--name", ""],
+            "invalid value for '--name'",
+            "torchlock export",
+        ),
+        (
+            ["export", "--format", "environment", "--name", "a/b"],
+            "invalid value for '--name': 'a/b' is not a conda",
+            "torchlock export",
+        ),
     ],
 )
 def test_clicks_usage_errors_are_one_line_naming_the_help(

@@ -30,7 +30,13 @@ FORMATS = ("requirements", "conda-lock", "environment", "pylock")
     metavar="linux-64|linux-aarch64|win-64",
     help="Only this target of the lock (no markers). Default: every target, with markers.",
 )
-@click.option("--name", default="torchlock", show_default=True, help="environment.yml's name.")
+@click.option(
+    "--name",
+    default="torchlock",
+    show_default=True,
+    callback=lambda ctx, param, value: _env_name(value),
+    help="environment.yml's name.",
+)
 def export(
     fmt: str,
     output: str | None,
@@ -86,3 +92,10 @@ def export(
 
     write_atomic(Path(output), text)
     click.echo(f"wrote {output} ({fmt} from {source})", err=True)
+
+
+def _env_name(value: str) -> str:
+    """A name conda accepts for an environment: not empty, no space, / : or #."""
+    if not value.strip() or any(c in value for c in " /:#\t\n"):
+        raise click.BadParameter(f"{value!r} is not a conda environment name (no spaces, / : #)")
+    return value

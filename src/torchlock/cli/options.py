@@ -21,11 +21,20 @@ F = TypeVar("F", bound=Callable[..., Any])
 DRIVER_ENV = "TORCHLOCK_DRIVER"
 
 
+def not_empty(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Refuse a value given as an empty string (`--python ""`): it would read as not given."""
+    values = value if isinstance(value, tuple) else (value,)
+    if any(isinstance(v, str) and not v.strip() for v in values):
+        raise click.BadParameter("an empty value; leave the option out for its default")
+    return value
+
+
 def driver_option(func: F) -> F:
     return click.option(
         "--driver",
         metavar="VERSION|none|auto",
         default=None,
+        callback=not_empty,
         help=(
             "NVIDIA driver version to plan for (e.g. 525.85.05), 'none' for a host "
             f"without one, or 'auto' to detect it. Default: ${DRIVER_ENV}, else auto."
@@ -49,30 +58,42 @@ def selection_options(*, policy_default: str | None) -> Callable[[F], F]:
         click.option(
             "--os",
             "os_name",
+            callback=not_empty,
             metavar="linux|windows|macos",
             help="Target OS. Default: this host's.",
         ),
         click.option(
-            "--arch", metavar="x86_64|aarch64", help="Target architecture. Default: this host's."
+            "--arch",
+            metavar="x86_64|aarch64",
+            callback=not_empty,
+            help="Target architecture. Default: this host's.",
         ),
         click.option(
             "--gpu-cc",
             multiple=True,
+            callback=not_empty,
             metavar="X.Y",
             help="Compute capability of a target GPU (repeat for several). "
             "Default: the detected GPUs.",
         ),
         click.option(
-            "--python", metavar="X.Y", help="Target Python. Default: the Python torchlock runs on."
+            "--python",
+            metavar="X.Y",
+            callback=not_empty,
+            help="Target Python. Default: the Python torchlock runs on.",
         ),
         click.option(
             "--torch",
             "torch_spec",
+            callback=not_empty,
             metavar="SPEC",
             help="torch version or range, e.g. 2.1.2, 2.1, '>=2.1,<2.4'.",
         ),
         click.option(
-            "--variant", metavar="NAME", help="Force a build variant: cpu, cu118, cu121, ..."
+            "--variant",
+            metavar="NAME",
+            callback=not_empty,
+            help="Force a build variant: cpu, cu118, cu121, ...",
         ),
         click.option(
             "--policy",

@@ -143,6 +143,20 @@ def test_read_text_errors(tmp_path: Path) -> None:
         read_text(tmp_path / "bad.toml")
 
 
+def test_a_byte_order_mark_is_dropped(tmp_path: Path) -> None:
+    # Notepad and other Windows editors start UTF-8 files with one; TOML allows none
+    (tmp_path / "torchlock.toml").write_bytes(b'\xef\xbb\xbfpython = "3.11"\n')
+    loaded = specs.load(tmp_path / "torchlock.toml")
+    assert loaded.spec.python == "3.11"
+    (tmp_path / "torchlock.toml").unlink()
+    (tmp_path / "pyproject.toml").write_bytes(b'\xef\xbb\xbf[tool.torchlock]\npython = "3.10"\n')
+    assert specs.find_spec(tmp_path) == tmp_path / "pyproject.toml"
+    assert specs.load(tmp_path / "pyproject.toml").spec.python == "3.10"
+    (tmp_path / "mid.toml").write_bytes(b'a = "\xef\xbb\xbf"\n\xff')
+    with pytest.raises(LockfileError, match=r"byte 10"):  # the place in the file as it is
+        read_text(tmp_path / "mid.toml")
+
+
 def test_no_conda_is_a_spec_key_and_an_input() -> None:
     loaded = specs.parse('python = "3.10"\nno-conda = true\n', "torchlock.toml")
     assert loaded is not None

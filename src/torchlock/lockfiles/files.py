@@ -44,7 +44,11 @@ def write_atomic(path: Path, text: str) -> None:
 def read_text(
     path: Path, *, what: str = "lockfile", hint: str = "run `torchlock solve` to write it"
 ) -> str:
-    """The UTF-8 text of ``path``; a LockfileError (exit 2) when missing or unreadable."""
+    """The UTF-8 text of ``path``; a LockfileError (exit 2) when missing or unreadable.
+
+    A byte order mark at the start (Windows editors write one) is dropped: TOML allows
+    none, and the parser would report it as an odd key.
+    """
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -52,8 +56,9 @@ def read_text(
     except OSError as exc:
         raise LockfileError(str(path), f"cannot read the {what}: {exc.strerror}") from None
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise LockfileError(
             str(path), f"not UTF-8 text (byte {exc.start})", place=f"byte {exc.start}"
         ) from None
+    return text.removeprefix("\ufeff")

@@ -347,7 +347,7 @@ def find_spec(directory: Path) -> Path | None:
     pyproject = directory / PYPROJECT
     if pyproject.is_file():
         try:
-            text = pyproject.read_text(encoding="utf-8")
+            text = pyproject.read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError):
             return pyproject  # reading it again reports the problem
         if "torchlock" in text and parse(text, str(pyproject)) is not None:

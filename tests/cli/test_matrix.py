@@ -132,6 +132,17 @@ def test_bad_input_is_one_error_line_and_exit_2(
     assert "Traceback" not in err
 
 
+def test_a_forced_rocm_variant_warns_once(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli([*BASE, "--driver", "none", "--variant", "rocm6.1", "--json"], capsys)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert len(doc["candidates"]) > 1  # several releases, each with a rocm6.1 build
+    rocm = [w for w in doc["warnings"] if "not for NVIDIA GPUs" in w]
+    assert rocm == [
+        "rocm6.1 builds are not for NVIDIA GPUs; torchlock does not check their drivers"
+    ]
+
+
 def test_forced_variant_that_nothing_admits_exits_4(capsys: pytest.CaptureFixture[str]) -> None:
     code, _out, err = run_cli(
         [*BASE, "--driver", "470.182.03", "--gpu-cc", "7.5", "--variant", "cu121"], capsys

@@ -328,7 +328,7 @@ def select(matrix: Matrix, request: Request) -> Selection:
         max_cuda=top,
         candidates=tuple(candidates),
         excluded=tuple(excluded),
-        warnings=tuple(warnings),
+        warnings=tuple(dict.fromkeys(warnings)),  # one each: several releases may add one
         reasons=tuple(reasons),
     )
 

@@ -107,6 +107,14 @@ def test_truncated_mid_line_names_line_and_column() -> None:
     assert "not valid TOML" in found.problem
 
 
+def test_cut_inside_a_value_says_so_and_a_real_nul_is_not_taken_for_it() -> None:
+    text = rendered()
+    cut = text[: text.index(", hashes") + len(", hash")]  # inside an inline table
+    assert "ends in the middle of a value" in error(cut).problem
+    nul = text.replace('version = "', 'version = "\x00', 1)
+    assert "ends in the middle" not in error(nul).problem
+
+
 def test_empty_file() -> None:
     assert "empty" in str(error(""))
 

@@ -157,6 +157,14 @@ def test_a_byte_order_mark_is_dropped(tmp_path: Path) -> None:
         read_text(tmp_path / "mid.toml")
 
 
+def test_a_lock_given_as_the_spec_is_named_for_what_it_is(tmp_path: Path) -> None:
+    lock = Path(__file__).parent.parent / "fixtures" / "lockfiles" / "pylock.toml"
+    with pytest.raises(LockfileError, match="this is a lockfile, not a project spec") as caught:
+        specs.load(lock)
+    assert caught.value.hint is not None
+    assert "--lock" in caught.value.hint
+
+
 def test_no_conda_is_a_spec_key_and_an_input() -> None:
     loaded = specs.parse('python = "3.10"\nno-conda = true\n', "torchlock.toml")
     assert loaded is not None

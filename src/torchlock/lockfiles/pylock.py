@@ -231,7 +231,7 @@ def parse(text: str, path: str) -> Lock:
     except ParseError as exc:
         raise LockfileError(
             path,
-            f"not valid TOML: {_parse_message(exc)}",
+            f"not valid TOML: {_parse_message(exc, text)}",
             place=f"line {exc.line}, column {exc.col}",
             hint="the file may be truncated or hand-edited; run `torchlock solve` again",
         ) from None
@@ -315,9 +315,11 @@ def parse(text: str, path: str) -> Lock:
     return lock
 
 
-def _parse_message(exc: Exception) -> str:
-    text = str(exc)
-    return re.sub(r"\s+at line \d+ col \d+$", "", text)
+def _parse_message(exc: Exception, source: str) -> str:
+    text = re.sub(r"\s+at line \d+ col \d+$", "", str(exc))
+    if "'\\x00'" in text and "\x00" not in source:  # tomlkit's way of saying it ran out
+        return "the file ends in the middle of a value"
+    return text
 
 
 class _Reader:

@@ -107,6 +107,13 @@ class LoadedSpec(Struct, frozen=True, kw_only=True):
 def parse(text: str, path: str) -> LoadedSpec | None:
     """The spec in ``text``; None for a ``pyproject.toml`` without ``[tool.torchlock]``."""
     data = _read_toml(text, path)
+    if "lock-version" in data and "packages" in data:  # PEP 751's own keys
+        raise LockfileError(
+            path,
+            "this is a lockfile, not a project spec",
+            hint="a project spec is torchlock.toml or [tool.torchlock] in pyproject.toml; "
+            "a lock is given with --lock",
+        )
     is_pyproject = Path(path).name == PYPROJECT
     where = "tool.torchlock" if is_pyproject else ""
     if is_pyproject:

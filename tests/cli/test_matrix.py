@@ -80,6 +80,21 @@ def test_driver_from_the_environment(
     assert doc["max_cuda"] == "11.4"
 
 
+def test_a_bad_driver_in_the_environment_names_the_variable(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TORCHLOCK_DRIVER", "525.85.05 ")  # spaces around are fine
+    assert run_cli([*BASE, "--gpu-cc", "7.5", "--json"], capsys)[0] == 0
+    monkeypatch.setenv("TORCHLOCK_DRIVER", "latest")
+    code, out, err = run_cli([*BASE, "--json"], capsys)
+    assert (code, out) == (2, "")
+    assert (
+        err.splitlines()[0] == "error: $TORCHLOCK_DRIVER is 'latest', not an NVIDIA driver version"
+    )
+    code, out, err = run_cli([*BASE, "--driver", "none", "--json"], capsys)
+    assert code == 0, err  # the option wins over the variable
+
+
 def test_no_driver_gives_the_cpu_build_with_the_reason(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run_cli([*BASE, "--driver", "none", "--json"], capsys)
     assert code == 0, err

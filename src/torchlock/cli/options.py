@@ -117,6 +117,17 @@ def driver_setting(value: str | None) -> str:
     if value is not None:
         return value.strip()
     env = os.environ.get(DRIVER_ENV, "").strip()
+    if env and env.lower() not in ("auto", "none"):
+        from torchlock.target import DriverVersion
+
+        try:
+            DriverVersion.parse(env)
+        except InputError:  # said here: the message would not say where the value came from
+            raise InputError(
+                f"${DRIVER_ENV} is {env!r}, not an NVIDIA driver version",
+                hint=f"set {DRIVER_ENV} as nvidia-smi prints the driver (e.g. 525.85.05), "
+                "to none or auto, or unset it",
+            ) from None
     return env or "auto"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import stat
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,31 @@ def test_timeout(tmp_path: Path) -> None:
     result = SubprocessRunner().run([program], timeout=0.3)
     assert isinstance(result, TimedOut)
     assert "did not answer within 0.3 s" in result.describe()
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie waiting to be reaped does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_timeout_ends_the_programs_children_too(tmp_path: Path) -> None:
+    # a helper that keeps the pipes open and would outlive a killed parent
+    pidfile = tmp_path / "child.pid"
+    program = _script(tmp_path / "hung", f"sleep 60 & echo $! > {pidfile}; wait")
+    started = time.monotonic()
+    result = SubprocessRunner().run([program], timeout=0.5)
+    assert isinstance(result, TimedOut)
+    assert time.monotonic() - started < 10
+    child = int(pidfile.read_text())
+    deadline = time.monotonic() + 5
+    while _running(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _running(child)
 
 
 def test_not_a_program(tmp_path: Path) -> None:

@@ -69,6 +69,9 @@ class LaunchFailed(Struct, frozen=True, kw_only=True):
 RunResult = Completed | NotFound | TimedOut | LaunchFailed
 
 
+_POSIX = sys.platform != "win32"
+
+
 class Runner(Protocol):
     """Runs a program and reports what happened; never raises for the program's sake."""
 
@@ -76,35 +79,56 @@ class Runner(Protocol):
 
 
 class SubprocessRunner:
-    """The real :class:`Runner`: :func:`subprocess.run` with captured, decoded output."""
+    """The real :class:`Runner`: the program in a process group of its own (on POSIX), its
+    output captured and decoded; a timeout, or torchlock being interrupted, ends the whole
+    group, so that a hung ``nvidia-smi`` leaves no helper of its behind."""
 
     def run(self, argv: Sequence[str], *, timeout: float) -> RunResult:
         args = tuple(argv)
         try:
-            proc = subprocess.run(
+            proc = subprocess.Popen(
                 args,
                 stdin=subprocess.DEVNULL,
-                capture_output=True,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
                 encoding="utf-8",
                 errors="replace",
-                timeout=timeout,
-                check=False,
+                start_new_session=_POSIX,
             )
         except FileNotFoundError:
             return NotFound(argv=args)
-        except subprocess.TimeoutExpired:
-            return TimedOut(argv=args, timeout=timeout)
         except (OSError, ValueError) as exc:
             return LaunchFailed(argv=args, detail=str(exc) or type(exc).__name__)
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except BaseException as exc:  # the timeout, or KeyboardInterrupt: end them all
+            _end_group(proc)
+            if isinstance(exc, subprocess.TimeoutExpired):
+                return TimedOut(argv=args, timeout=timeout)
+            raise
         return Completed(
             argv=args,
             returncode=proc.returncode,
-            stdout=proc.stdout or "",
-            stderr=proc.stderr or "",
+            stdout=stdout or "",
+            stderr=stderr or "",
         )
 
 
-_POSIX = sys.platform != "win32"
+def _end_group(proc: subprocess.Popen[str]) -> None:
+    """Kill ``proc`` and its process group, reap it, and close the pipes without waiting
+    for a straggler that left the group (it would hold them open)."""
+    try:
+        if _POSIX:
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            proc.kill()
+    except OSError:
+        pass
+    proc.wait()
+    for pipe in (proc.stdout, proc.stderr):
+        if pipe is not None:
+            pipe.close()
+
 
 OutputSink = Callable[[str], None]
 

@@ -85,6 +85,28 @@ def test_a_package_whose_hash_differs_from_the_lock_is_refused(
     assert not (tmp_path / "s").exists()
 
 
+def test_an_unreachable_locked_channel_is_an_index_failure(channel: Path, tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    package = locked(channel, SPECS[0])
+    gone = f"http://127.0.0.1:{port}/conda-forge"
+    moved = msgspec.structs.replace(package, url=f"{gone}/noarch/{package.url.rsplit('/', 1)[1]}")
+    with pytest.raises(PackageIndexError) as caught:
+        install_conda_base(
+            packages=[moved],
+            python="3.11",
+            channels=(),
+            staging=tmp_path / "s",
+            final=tmp_path / "f",
+            platform="linux-64",
+            cache_dir=tmp_path / "cache",
+        )
+    assert caught.value.exit_code == 6
+    assert caught.value.message.startswith(f"conda channel {gone} could not be read")
+    assert not (tmp_path / "s").exists()
+
+
 def test_an_incomplete_lock_is_refused(channel: Path, tmp_path: Path) -> None:
     with pytest.raises(BuildError, match="not complete: the solve added alpha"):
         install_conda_base(

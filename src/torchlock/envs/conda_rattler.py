@@ -191,6 +191,10 @@ def _solve_error(exc: Exception, urls: list[str], python: str, subdir: str) -> E
     )
 
 
+# py-rattler's errors for a channel it could not fetch from (repodata or a package)
+_CHANNEL_FAILURES = frozenset({"GatewayError", "FetchRepoDataError"})
+
+
 def channel_of(url: str) -> str:
     """The channel a package URL belongs to: the URL without ``/<subdir>/<file>``."""
     return url.rsplit("/", 2)[0]
@@ -226,9 +230,19 @@ def install_conda_base(
     except BuildError:
         raise
     except Exception as exc:  # py-rattler raises its own exception types for every failure
+        evidence = [line for line in str(exc).splitlines()[:12] if line.strip()]
+        kind = type(exc).__name__
+        if kind in _CHANNEL_FAILURES:  # the channel could not be read: as for an index, exit 6
+            sources = sorted({channel_of(p.url) for p in conda_for(packages, platform)})
+            which = ", ".join(sources) or ", ".join(channels or DEFAULT_CHANNELS)
+            raise PackageIndexError(
+                f"conda channel {which} could not be read ({kind})",
+                evidence=evidence,
+                hint="check the network (and HTTPS_PROXY), or try again later; the lock "
+                "names the channel each conda package comes from",
+            ) from exc
         raise BuildError(
-            f"py-rattler could not create the conda base: {type(exc).__name__}",
-            evidence=[line for line in str(exc).splitlines()[:12] if line.strip()],
+            f"py-rattler could not create the conda base: {kind}", evidence=evidence
         ) from exc
 
 

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -75,17 +76,32 @@ def test_driver_none_needs_no_gpu(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     )
 
 
-def test_a_stale_page_means_solving_again(
+class Solved(NamedTuple):
+    index: str
+    cache: Path
+    stdout: str  # of the first solve, which stored the answer
+
+
+@pytest.fixture
+def solved(
     capsys: pytest.CaptureFixture[str],
     pypi_index: IndexServer,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-) -> None:
+) -> Solved:
+    """A first `solve --json` in an empty folder, its answer stored in tmp_path/cache."""
     monkeypatch.chdir(tmp_path)
     index = pypi_index.index_url()
     cache = tmp_path / "cache"
     code, first, err = solve(capsys, index, cache, *CU121, "--json")
     assert code == 0, err
+    return Solved(index, cache, first)
+
+
+def test_a_stale_page_means_solving_again(
+    capsys: pytest.CaptureFixture[str], pypi_index: IndexServer, solved: Solved
+) -> None:
+    index, cache, first = solved
     assert list((cache / "answers").glob("*.json"))
 
     pypi_index.log.clear()
@@ -107,16 +123,9 @@ def test_a_stale_page_means_solving_again(
 
 
 def test_a_stored_answer_is_printed_without_the_solve_machinery(
-    capsys: pytest.CaptureFixture[str],
-    pypi_index: IndexServer,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    solved: Solved, tmp_path: Path
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    index = pypi_index.index_url()
-    cache = tmp_path / "cache"
-    code, first, err = solve(capsys, index, cache, *CU121, "--json")
-    assert code == 0, err
+    index, cache, first = solved
     argv = ["solve", *CU121, "--json", "--cache-dir", str(cache), "--index-url", index]
     argv += ["--platform", "linux-64"]
     done = subprocess.run(

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import venv
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -234,7 +234,27 @@ def test_channel_flag_overrides_the_spec_and_json_shows_the_base(
     assert [c.name for c in lock.conda] == ["libzlib", "pip", "python"]
 
 
-def test_an_unreachable_channel_fails_before_resolving_and_keeps_the_lock(
+def _dead_channel() -> str:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{probe.getsockname()[1]}/conda-forge"
+
+
+@pytest.mark.parametrize(
+    ("make_channel", "first_line", "hint"),
+    [
+        (_dead_channel, "error: conda channel {channel} could not be read", "--no-conda"),
+        (
+            lambda: "http://conda.example/conda-forge",
+            "error: refusing the plain-http conda channel {channel}",
+            "--trusted-host conda.example",
+        ),
+    ],
+)
+def test_a_channel_that_cannot_be_used_fails_before_resolving_and_keeps_the_lock(
+    make_channel: Callable[[], str],
+    first_line: str,
+    hint: str,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
     pypi_index: IndexServer,
@@ -242,21 +262,31 @@ def test_an_unreachable_channel_fails_before_resolving_and_keeps_the_lock(
 ) -> None:
     monkeypatch.delenv("TORCHLOCK_NO_CONDA")
     (tmp_path / "pylock.toml").write_text("old\n")
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        channel = f"http://127.0.0.1:{probe.getsockname()[1]}/conda-forge"
+    channel = make_channel()
     argv = ["solve", *SELECT, "--python", "3.10", "--platform", "linux-64"]
     argv += ["--index-url", pypi_index.index_url(), "-o", "pylock.toml", "--channel", channel]
     code, out, err = run_cli(argv, capsys)
     assert code == 6
     assert out == ""
     [line] = [x for x in err.splitlines() if x.startswith("error:")]
-    assert line.startswith(f"error: conda channel {channel} could not be read")
-    assert "hint: pass --channel" in err
-    assert "https://mirrors.tuna.tsinghua.edu.cn/anaconda/cloud/conda-forge" in err
-    assert "--no-conda" in err
+    assert line.startswith(first_line.format(channel=channel))
+    assert hint in err
     assert pypi_index.count() == 0  # the conda base is solved first
     assert (tmp_path / "pylock.toml").read_text() == "old\n"
+
+
+def test_an_unreachable_channels_hint_names_a_mirror(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    pypi_index: IndexServer,
+) -> None:
+    monkeypatch.delenv("TORCHLOCK_NO_CONDA")
+    argv = ["solve", *SELECT, "--python", "3.10", "--platform", "linux-64", "--json"]
+    argv += ["--index-url", pypi_index.index_url(), "--channel", _dead_channel()]
+    code, _, err = run_cli(argv, capsys)
+    assert code == 6
+    assert "hint: pass --channel" in err
+    assert "https://mirrors.tuna.tsinghua.edu.cn/anaconda/cloud/conda-forge" in err
 
 
 def test_no_conda_locks_without_the_base_and_says_so(
@@ -444,24 +474,3 @@ def test_credentials_in_index_urls_never_reach_the_lock(
     text = (tmp_path / "pylock.toml").read_text(encoding="utf-8")
     for word in ("secret", "hunter2", "alice", "bob"):
         assert word not in text + out + err
-
-
-def test_a_plain_http_channel_on_another_host_is_refused_before_any_request(
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-    pypi_index: IndexServer,
-    tmp_path: Path,
-) -> None:
-    monkeypatch.delenv("TORCHLOCK_NO_CONDA")
-    (tmp_path / "pylock.toml").write_text("old\n")
-    channel = "http://conda.example/conda-forge"
-    argv = ["solve", *SELECT, "--python", "3.10", "--platform", "linux-64"]
-    argv += ["--index-url", pypi_index.index_url(), "-o", "pylock.toml", "--channel", channel]
-    code, out, err = run_cli(argv, capsys)
-    assert code == 6
-    assert out == ""
-    [line] = [x for x in err.splitlines() if x.startswith("error:")]
-    assert line == f"error: refusing the plain-http conda channel {channel}"
-    assert "--trusted-host conda.example" in err
-    assert pypi_index.count() == 0
-    assert (tmp_path / "pylock.toml").read_text() == "old\n"

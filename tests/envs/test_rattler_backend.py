@@ -17,6 +17,7 @@ from torchlock.envs.conda_rattler import channel_of, channel_url, install_conda_
 from torchlock.envs.install import BuildError
 from torchlock.errors import InputError, PackageIndexError, ResolutionError
 from torchlock.lockfiles import pylock
+from torchlock.lockfiles.model import CondaPackage
 
 pytest.importorskip("rattler")
 
@@ -30,6 +31,19 @@ SPECS = (
 @pytest.fixture(scope="module")
 def channel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_channel(tmp_path_factory.mktemp("channel"), SPECS)
+
+
+def _install_linux(packages: list[CondaPackage], tmp_path: Path) -> tuple[str, ...]:
+    """The locked ``packages`` linked for linux-64 into tmp_path/s (prefix tmp_path/f)."""
+    return install_conda_base(
+        packages=packages,
+        python="3.11",
+        channels=(),
+        staging=tmp_path / "s",
+        final=tmp_path / "f",
+        platform="linux-64",
+        cache_dir=tmp_path / "cache",
+    )
 
 
 def test_the_channel_is_indexed_by_rattler(channel: Path) -> None:
@@ -73,15 +87,7 @@ def test_a_package_whose_hash_differs_from_the_lock_is_refused(
 ) -> None:
     bad = msgspec.structs.replace(locked(channel, SPECS[0]), sha256="0" * 64)
     with pytest.raises(BuildError, match="alpha: sha256 on its channel does not match the lock"):
-        install_conda_base(
-            packages=[bad],
-            python="3.11",
-            channels=(),
-            staging=tmp_path / "s",
-            final=tmp_path / "f",
-            platform="linux-64",
-            cache_dir=tmp_path / "cache",
-        )
+        _install_linux([bad], tmp_path)
     assert not (tmp_path / "s").exists()
 
 
@@ -93,15 +99,7 @@ def test_an_unreachable_locked_channel_is_an_index_failure(channel: Path, tmp_pa
     gone = f"http://127.0.0.1:{port}/conda-forge"
     moved = msgspec.structs.replace(package, url=f"{gone}/noarch/{package.url.rsplit('/', 1)[1]}")
     with pytest.raises(PackageIndexError) as caught:
-        install_conda_base(
-            packages=[moved],
-            python="3.11",
-            channels=(),
-            staging=tmp_path / "s",
-            final=tmp_path / "f",
-            platform="linux-64",
-            cache_dir=tmp_path / "cache",
-        )
+        _install_linux([moved], tmp_path)
     assert caught.value.exit_code == 6
     assert caught.value.message.startswith(f"conda channel {gone} could not be read")
     assert not (tmp_path / "s").exists()
@@ -109,15 +107,7 @@ def test_an_unreachable_locked_channel_is_an_index_failure(channel: Path, tmp_pa
 
 def test_an_incomplete_lock_is_refused(channel: Path, tmp_path: Path) -> None:
     with pytest.raises(BuildError, match="not complete: the solve added alpha"):
-        install_conda_base(
-            packages=[locked(channel, SPECS[1])],
-            python="3.11",
-            channels=(),
-            staging=tmp_path / "s",
-            final=tmp_path / "f",
-            platform="linux-64",
-            cache_dir=tmp_path / "cache",
-        )
+        _install_linux([locked(channel, SPECS[1])], tmp_path)
 
 
 # --- solving the conda base of a lock ---------------------------------------------------

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.fixture_index import FixtureIndex
-from tests.support.index_server import TLS_CA, IndexServer, serve, wrap_tls
+from tests.support.index_server import TLS_CA, IndexServer, wrap_tls
 from torchlock.index import transport
 from torchlock.index.transport import Session, environment_proxies, parse_proxy
 
@@ -94,12 +93,6 @@ def make_server() -> Iterator[MakeServer]:
     yield make
     for server in made:
         server.close()
-
-
-@pytest.fixture
-def session() -> Iterator[Session]:
-    with Session(connect_timeout=2.0, read_timeout=2.0, proxies={}) as made:
-        yield made
 
 
 def test_kept_alive_connection_is_reused(make_server: MakeServer, session: Session) -> None:
@@ -344,15 +337,6 @@ def test_bad_proxy_urls(url: str, message: str) -> None:
 
 
 # --- TLS: a loopback https server with a certificate authority of its own ------------------
-
-
-@pytest.fixture
-def https_server(index_tree: FixtureIndex) -> Iterator[IndexServer]:
-    index_tree.add_wheel("simple", "demo", "1.0")
-    index_tree.write()
-    server = serve(index_tree.root, index_tree, tls=True)
-    yield server
-    server.stop()
 
 
 def test_https_with_the_servers_ca_given(https_server: IndexServer) -> None:

@@ -9,8 +9,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.support.fixture_index import FixtureIndex
-from tests.support.index_server import TLS_CA, IndexServer, serve
+from tests.support.index_server import TLS_CA, IndexServer
 from torchlock.index import transport
 from torchlock.index.transport import Session
 from torchlock.index.wire import host_field, request_target
@@ -80,12 +79,6 @@ def raw() -> Iterator[Callable[..., RawServer]]:
     yield make
     for server in made:
         server.close()
-
-
-@pytest.fixture
-def session() -> Iterator[Session]:
-    with Session(connect_timeout=2.0, read_timeout=2.0, proxies={}) as made:
-        yield made
 
 
 def test_informational_answers_are_skipped(raw, session: Session) -> None:  # type: ignore[no-untyped-def]
@@ -255,15 +248,6 @@ class TunnelProxy:
 
     def close(self) -> None:
         self.listener.close()
-
-
-@pytest.fixture
-def https_server(index_tree: FixtureIndex) -> Iterator[IndexServer]:
-    index_tree.add_wheel("simple", "demo", "1.0")
-    index_tree.write()
-    server = serve(index_tree.root, index_tree, tls=True)
-    yield server
-    server.stop()
 
 
 def test_https_through_a_tunnel_verifies_the_server_not_the_proxy(

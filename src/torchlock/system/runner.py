@@ -114,9 +114,8 @@ class SubprocessRunner:
         )
 
 
-def _end_group(proc: subprocess.Popen[str]) -> None:
-    """Kill ``proc`` and its process group, reap it, and close the pipes without waiting
-    for a straggler that left the group (it would hold them open)."""
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    """Kill ``proc`` and, on POSIX, the process group it leads (started in a new session)."""
     try:
         if _POSIX:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -124,6 +123,12 @@ def _end_group(proc: subprocess.Popen[str]) -> None:
             proc.kill()
     except OSError:
         pass
+
+
+def _end_group(proc: subprocess.Popen[str]) -> None:
+    """Kill ``proc`` and its process group, reap it, and close the pipes without waiting
+    for a straggler that left the group (it would hold them open)."""
+    _kill_group(proc)
     proc.wait()
     for pipe in (proc.stdout, proc.stderr):
         if pipe is not None:
@@ -167,13 +172,7 @@ class SubprocessStreamingRunner:
 
         def kill() -> None:
             expired.set()
-            try:
-                if _POSIX:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                else:
-                    proc.kill()
-            except OSError:
-                pass
+            _kill_group(proc)
 
         timer = threading.Timer(timeout, kill)
         timer.daemon = True

@@ -31,7 +31,6 @@ from packaging.utils import NormalizedName, canonicalize_name
 from torchlock.artifacts import Artifact, ArtifactKind, CoreMetadata
 from torchlock.errors import PackageIndexError
 from torchlock.index.cache import HttpCache, metadata_key, parse_max_age
-from torchlock.index.lazyzip import TAIL_BYTES, RangeFile, parse_content_range
 from torchlock.index.logins import NetrcLogins
 from torchlock.index.metadata import decode, parse_metadata, read_wheel_metadata
 from torchlock.index.pages import (
@@ -43,10 +42,10 @@ from torchlock.index.pages import (
     wheel_filter,
 )
 from torchlock.index.urls import check_index_url, origin, redact, split_credentials
-from torchlock.index.wheelhouse import Wheelhouse
 
 if TYPE_CHECKING:
     from torchlock.index.transport import Session, TransportError
+    from torchlock.index.wheelhouse import Wheelhouse
 
 log = logging.getLogger("torchlock.index")
 
@@ -257,7 +256,11 @@ class IndexClient:
         self._clock = clock
         self._sleep = sleep
         self._workers = max(1, workers)
-        self._wheelhouse = Wheelhouse(routing.find_links)
+        self._wheelhouse: Wheelhouse | None = None
+        if routing.find_links:  # the module only when there are folders to search
+            from torchlock.index.wheelhouse import Wheelhouse
+
+            self._wheelhouse = Wheelhouse(routing.find_links)
         self._lock = threading.Lock()
         self._stats_lock = threading.Lock()
         self._pages: dict[NormalizedName, _Cell[tuple[Artifact, ...]]] = {}
@@ -382,7 +385,7 @@ class IndexClient:
         return f"{self._clean.get(index, index).rstrip('/')}/{canonicalize_name(project)}/"
 
     def _find(self, project: NormalizedName) -> tuple[Artifact, ...]:
-        local = self._wheelhouse.artifacts(project)
+        local = self._wheelhouse.artifacts(project) if self._wheelhouse is not None else ()
         if local:
             log.debug("%s: %d files from find-links folders", project, len(local))
             return local
@@ -595,6 +598,8 @@ class IndexClient:
         identity = {"Accept-Encoding": "identity"}
         source = artifact.filename
         import tempfile  # only the slow path pays for it
+
+        from torchlock.index.lazyzip import TAIL_BYTES, RangeFile, parse_content_range
 
         with tempfile.TemporaryFile() as sink:
             reply = self._send(url, {**identity, "Range": f"bytes=-{TAIL_BYTES}"}, sink=sink)

@@ -31,7 +31,6 @@ pip's rules, as implemented by pip's ``configuration.py`` and ``cli/parser.py``:
 
 from __future__ import annotations
 
-import configparser
 import importlib
 from collections.abc import Callable, Mapping
 
@@ -251,6 +250,8 @@ def _files_to_read(
 
 
 def _parse_ini(path: str, text: str) -> list[tuple[str, str, str]]:
+    import configparser  # ~1 ms to import: only for a pip configuration file that exists
+
     parser = configparser.RawConfigParser()
     try:
         parser.read_string(text, source=path)

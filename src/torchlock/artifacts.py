@@ -7,7 +7,10 @@ from typing import TYPE_CHECKING
 
 from msgspec import Struct, field
 
-if TYPE_CHECKING:  # types only: a warm solve reads stored artifacts without these imports
+# Types only: a warm solve reads stored artifacts without these imports. msgspec evaluates
+# a Struct's annotations only to decode into it or to introspect it (inspect.signature,
+# help(), msgspec.structs.fields), so these classes are built in code, never decoded.
+if TYPE_CHECKING:
     from packaging.requirements import Requirement
     from packaging.specifiers import SpecifierSet
     from packaging.tags import Tag

@@ -148,6 +148,11 @@ class DriverVersion(Struct, frozen=True, kw_only=True, eq=False):
             return NotImplemented
         return self._key() == other._key()
 
+    def __ne__(self, other: object) -> bool:  # Struct's own would compare identity
+        if not isinstance(other, DriverVersion):
+            return NotImplemented
+        return self._key() != other._key()
+
     def __hash__(self) -> int:
         return hash(self._key())
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from packaging.specifiers import SpecifierSet
@@ -140,6 +141,20 @@ def test_json_entries_of_another_shape_are_skipped_and_the_rest_read_alike(odd: 
     assert mixed == clean
     assert [a.filename for a in mixed] == ["torch-1.0-py3-none-any.whl", "torch-1.1.tar.gz"]
     assert mixed[0].size == 5
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [
+        lambda text: b"\xef\xbb\xbf" + text.encode(),  # a byte order mark
+        lambda text: text.encode("utf-16"),
+        lambda text: text.replace('"size": 5', '"size": NaN').encode(),
+    ],
+)
+def test_json_that_only_the_standard_library_reads_is_still_read(encode: Any) -> None:
+    page = _json([{"filename": "torch-1.0-py3-none-any.whl", "url": "a.whl", "size": 5}])
+    (artifact,) = parse_page(encode(page), kind="json", page_url=PAGE, project="torch", index="i")
+    assert artifact.filename == "torch-1.0-py3-none-any.whl"
 
 
 @pytest.mark.parametrize(

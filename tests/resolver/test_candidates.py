@@ -220,3 +220,40 @@ def test_a_tag_listed_twice_keeps_its_first_rank() -> None:
         canonicalize_name("pkg"), [dist("1.0", wheels=("cp310-cp310-linux_x86_64",))]
     )
     assert facts.rank(wheel[0]) == 0
+
+
+def test_value_classes_with_their_own_equality_answer_not_equal_alike() -> None:
+    # msgspec's own != compares identity when eq=False: each class spells it out
+    from torchlock.resolver.candidates import ProjectCandidate
+    from torchlock.target import DriverVersion
+
+    artifact = artifacts_of(canonicalize_name("pkg"), [dist("1.0")])[0]
+    pairs = [
+        (DriverVersion.parse("525.85.05"), DriverVersion.parse("525.85.05")),
+        (DriverVersion.parse("525"), DriverVersion.parse("525.0.0")),
+        (_facts(), _facts()),
+        (
+            ProjectCandidate(project=artifact.project, version=artifact.version, artifacts=()),
+            ProjectCandidate(
+                project=artifact.project, version=artifact.version, artifacts=(artifact,)
+            ),
+        ),
+    ]
+    for a, b in pairs:
+        assert a == b
+        assert not a != b  # noqa: SIM202 - the operator itself is under test
+    assert DriverVersion.parse("525.85.05") != DriverVersion.parse("525.85.12")
+    assert _facts() != _facts(WINDOWS_310)
+
+
+def test_a_copy_of_the_facts_starts_with_memos_of_its_own() -> None:
+    from msgspec.structs import replace
+    from packaging.tags import Tag
+
+    facts = _facts()
+    wheel = artifacts_of(canonicalize_name("pkg"), [dist("1.0")])[0]  # py3-none-any
+    assert facts.rank(wheel) is not None
+    assert facts.python_accepts(SpecifierSet(">=3.10"))
+    other = replace(facts, tags=(Tag("py3", "none", "any"),), python_version=Version("3.9"))
+    assert other.rank(wheel) == 0  # not the rank remembered by the original
+    assert not other.python_accepts(SpecifierSet(">=3.10"))

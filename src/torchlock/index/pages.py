@@ -189,15 +189,15 @@ def json_entries(
 
     Decoded into typed objects in one pass (msgspec: a third of the time of json.loads and
     walking dictionaries); a page whose file list does not fit that shape (an entry that
-    is not an object, a file name that is not a string) is read entry by entry instead,
-    skipping what cannot be used.
+    is not an object, a file name that is not a string) or in a JSON dialect msgspec does
+    not take is read entry by entry instead, skipping what cannot be used.
     """
     try:
         files = _JSON_PAGE.decode(content).files
-    except ValidationError:
+    except (ValidationError, DecodeError):
+        # another shape, or JSON that only the standard library reads (a byte order
+        # mark, UTF-16, NaN): entry by entry, which says what is wrong when nothing reads it
         return _loose_json_entries(content, page_url, accept)
-    except DecodeError as exc:
-        raise MalformedPage(f"not JSON: {exc}") from None
     entries: list[FileEntry] = []
     join = _joiner(page_url)
     for item in files:

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from operator import attrgetter, itemgetter
 
 from msgspec import Struct, field
+from msgspec.structs import force_setattr
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.tags import Tag
@@ -43,17 +44,26 @@ class TargetFacts(Struct, frozen=True, kw_only=True, eq=False):
     _accepts: dict[SpecifierSet, bool] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        # always new and empty: a copy (msgspec.structs.replace) must not share stale memos
+        rank: dict[Tag, int] = {}
         for index, tag in enumerate(self.tags):
-            self._rank.setdefault(tag, index)
+            rank.setdefault(tag, index)
+        force_setattr(self, "_rank", rank)
+        force_setattr(self, "_ranks", {})
+        force_setattr(self, "_accepts", {})
+
+    def _value(self) -> tuple[object, ...]:
+        return (self.tags, self.python_version, self.environment)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, TargetFacts):
             return NotImplemented
-        return (self.tags, self.python_version, self.environment) == (
-            other.tags,
-            other.python_version,
-            other.environment,
-        )
+        return self._value() == other._value()
+
+    def __ne__(self, other: object) -> bool:  # Struct's own would compare identity
+        if not isinstance(other, TargetFacts):
+            return NotImplemented
+        return self._value() != other._value()
 
     def rank(self, artifact: Artifact) -> int | None:
         """The wheel's best tag position (lower is better); None when no tag fits."""
@@ -283,17 +293,21 @@ class ProjectCandidate(Struct, frozen=True, kw_only=True, eq=False):
     extras: frozenset[NormalizedName] = frozenset()
     artifacts: tuple[Artifact, ...]  # best first
 
+    def _value(self) -> tuple[object, ...]:
+        return (self.project, self.version, self.extras)
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ProjectCandidate):
             return NotImplemented
-        return (
-            self.project == other.project
-            and self.version == other.version
-            and self.extras == other.extras
-        )
+        return self._value() == other._value()
+
+    def __ne__(self, other: object) -> bool:  # Struct's own would compare identity
+        if not isinstance(other, ProjectCandidate):
+            return NotImplemented
+        return self._value() != other._value()
 
     def __hash__(self) -> int:
-        return hash((self.project, self.version, self.extras))
+        return hash(self._value())
 
     @property
     def identifier(self) -> str:

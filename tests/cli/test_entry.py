@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import click
 import pytest
 
 from tests.support.cli import run_cli
@@ -105,6 +106,8 @@ def test_other_endings_of_main(body: str, status: int, said: str) -> None:
         (["bogus"], "no such command 'bogus'", "torchlock"),
         (["matrix", "--gpu-cc"], "option '--gpu-cc' requires an argument", "torchlock matrix"),
         (["--bogus"], "no such option '--bogus'", "torchlock"),
+        (["--bogus", "matrix"], "no such option '--bogus'", "torchlock"),  # a group option
+        (["system", "plan", "--bogus"], "no such option '--bogus'", "torchlock system plan"),
         (["matrix", "--python", ""], "invalid value for '--python': an empty", "torchlock matrix"),
         (["solve", "--torch", " "], "invalid value for '--torch': an empty", "torchlock solve"),
         (
@@ -136,6 +139,62 @@ def test_clicks_usage_errors_are_one_line_naming_the_help(
 
 
 def test_no_command_shows_the_help(capsys: pytest.CaptureFixture[str]) -> None:
-    _, out, err = run_cli([], capsys)
+    code, out, err = run_cli([], capsys)
+    assert code == 2
     assert "Commands:" in out + err
     assert "solve" in out + err
+    assert "error:" not in out + err
+
+
+def test_clicks_message_becomes_one_line() -> None:
+    from torchlock.cli import _one_line
+
+    assert (
+        _one_line("Invalid value for 'X'.\n  Choose  one.") == "invalid value for 'X'. Choose one"
+    )
+
+
+def test_a_usage_error_attached_to_the_group_names_the_command_from_argv() -> None:
+    done = run("matrix", "--gpu-cc")  # Click gives the group's context here; argv says more
+    assert done.returncode == 2
+    assert done.stderr.strip().endswith("(see 'torchlock matrix --help')")
+
+
+class _Raise(click.Command):
+    def __init__(self, error: BaseException) -> None:
+        super().__init__("boom")
+        self.error = error
+
+    def invoke(self, ctx: click.Context) -> object:
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    ("error", "code", "line"),
+    [
+        (
+            click.FileError("x.toml", hint="gone.\nreally"),
+            1,
+            "error: could not open file 'x.toml': gone. really",
+        ),
+        (click.exceptions.Abort(), 130, "error: aborted"),
+        (KeyboardInterrupt(), 130, "\nerror: aborted"),  # Click ends the ^C line first
+        (BrokenPipeError(), 141, None),
+        (click.exceptions.Exit(3), 3, None),
+    ],
+)
+def test_each_way_out_has_its_code_and_at_most_one_line(
+    error: BaseException,
+    code: int,
+    line: str | None,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import torchlock.cli as cli_module
+
+    monkeypatch.setitem(cli_module._COMMANDS, "boom", ("tests.cli.test_entry", "_BOOM", "x"))
+    monkeypatch.setattr(sys.modules[__name__], "_BOOM", _Raise(error), raising=False)
+    got, out, err = run_cli(["boom"], capsys)
+    assert got == code
+    assert out == ""
+    assert err.splitlines() == (line.split("\n") if line else [])

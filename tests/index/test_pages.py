@@ -111,6 +111,29 @@ JUNK = {
 }
 
 
+@pytest.mark.parametrize("odd", [None, 7])  # None: the typed path; 7 (an odd entry): the other
+def test_json_defaults_and_the_filter_on_both_paths(odd: object) -> None:
+    files: list[object] = [
+        {"filename": "torch-1.0-cp310-cp310-linux_x86_64.whl", "url": "a.whl#sha256=AB"},
+        {"filename": "torch-1.0-cp310-cp310-win_amd64.whl", "url": "b.whl"},
+        {"filename": "torch-1.1-py3-none-any.whl", "url": "c.whl#sha256=cd", "size": True,
+         "hashes": {"sha256": ""}},
+    ]  # fmt: skip
+    if odd is not None:
+        files.append(odd)
+    accept = wheel_filter([Tag("cp310", "cp310", "linux_x86_64"), Tag("py3", "none", "any")])
+    found = parse_page(
+        _json(files), kind="json", page_url=PAGE, project="torch", index="i", accept=accept
+    )
+    assert [a.filename for a in found] == [
+        "torch-1.0-cp310-cp310-linux_x86_64.whl",
+        "torch-1.1-py3-none-any.whl",
+    ]  # the Windows wheel filtered out
+    assert [a.yanked for a in found] == [None, None]  # no "yanked": not yanked
+    assert [a.sha256 for a in found] == ["ab", "cd"]  # an empty hash leaves the fragment's
+    assert found[1].size is None  # true is not a size
+
+
 def test_json_junk_values_count_as_absent() -> None:
     page = _json([{"filename": "torch-1.0-py3-none-any.whl", "url": "a.whl#sha256=AB", **JUNK}])
     (artifact,) = parse_page(page, kind="json", page_url=PAGE, project="torch", index="i")

@@ -269,10 +269,10 @@ def test_http_request_through_a_proxy_uses_the_absolute_form(make_server: MakeSe
     proxy = make_server({"*": lambda h: send(h, 200, b"via proxy")})
     proxies = {"http": f"http://me:pw@127.0.0.1:{proxy.port}"}
     with Session(proxies=proxies) as session:
-        _, body = session.get("http://mirror.example/simple/torch/")
+        _, body = session.get("http://mirror.example/simple/torch/t.whl#sha256=ab")
     assert body == b"via proxy"
     command, path, headers = proxy.seen[0]
-    assert (command, path) == ("GET", "http://mirror.example/simple/torch/")
+    assert (command, path) == ("GET", "http://mirror.example/simple/torch/t.whl")
     assert headers["Proxy-Authorization"] == "Basic " + base64.b64encode(b"me:pw").decode()
 
 

@@ -26,7 +26,8 @@ def test_split_credentials() -> None:
 @pytest.mark.parametrize(
     ("host", "loopback"),
     [("localhost", True), ("127.0.0.1", True), ("127.8.9.1", True), ("::1", True),
-     ("[::1]", True), ("10.0.0.1", False), ("index.invalid", False)],
+     ("[::1]", True), ("10.0.0.1", False), ("index.invalid", False), ("LocalHost", True),
+     ("pkgs.localhost", True), ("localhost.example", False)],
 )  # fmt: skip
 def test_is_loopback(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
@@ -52,6 +53,10 @@ def test_plain_http_refused_unless_loopback_or_trusted() -> None:
     check_index_url("http://127.0.0.1:8080/simple", frozenset())
     check_index_url("https://index.invalid/simple", frozenset())
     check_index_url("http://index.invalid/simple", frozenset({"index.invalid"}))
+    check_index_url("http://index.invalid:8080/simple", frozenset({"index.invalid"}))  # any port
+    check_index_url("http://index.invalid:8080/simple", frozenset({"index.invalid:8080"}))
+    with pytest.raises(PackageIndexError):
+        check_index_url("http://index.invalid:8081/simple", frozenset({"index.invalid:8080"}))
     with pytest.raises(PackageIndexError) as caught:
         check_index_url("http://u:pw@index.invalid/simple", frozenset())
     message = str(caught.value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -164,6 +165,101 @@ def test_malformed_answers_are_protocol_errors(
         session.get(f"{server.url}/a")
 
 
+def _pooled(session: Session) -> int:
+    return sum(len(idle) for idle in session._idle.values())
+
+
+def test_no_body_after_204_and_bare_line_feeds_end_lines(raw, session: Session) -> None:  # type: ignore[no-untyped-def]
+    server = raw(b"HTTP/1.1 204 No Content\nX-A: 1\n\n")
+    for _ in range(2):
+        response, body = session.get(f"{server.url}/a")
+        assert (response.status, body, response.headers["x-a"]) == (204, b"", "1")
+    assert server.connections == 1
+
+
+def test_chunks_and_trailer_with_bare_line_feeds(raw, session: Session) -> None:  # type: ignore[no-untyped-def]
+    server = raw(b"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\n3\nabc\n0\nX-T: 1\n\n")
+    for _ in range(2):
+        assert session.get(f"{server.url}/a")[1] == b"abc"
+    assert server.connections == 1
+
+
+def test_a_fold_line_before_any_field_is_ignored(raw, session: Session) -> None:  # type: ignore[no-untyped-def]
+    server = raw(b"HTTP/1.1 200 OK\r\n  stray\r\nContent-Length: 2\r\n\r\nok")
+    response, body = session.get(f"{server.url}/a")
+    assert (body, dict(response.headers)) == (b"ok", {"content-length": "2"})
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\nx",  # 1.0 closes unless kept alive
+        b"HTTP/1.1 200 OK\r\nConnection: Close\r\nContent-Length: 1\r\n\r\nx",
+        b"HTTP/1.1 200 OK\r\n\r\nx",  # no length: the body runs to the end
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nx",  # chunked not last
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\nx",
+    ],
+)
+def test_answers_that_end_their_connection_are_not_kept(
+    raw, session: Session, answer: bytes
+) -> None:  # type: ignore[no-untyped-def]
+    server = raw(answer, close_after=1)
+    for _ in range(2):
+        assert session.get(f"{server.url}/a")[1] == b"x"
+        assert _pooled(session) == 0
+    assert server.connections == 2
+
+
+def test_limits_hold_exactly(raw, session: Session) -> None:  # type: ignore[no-untyped-def]
+    hundred = b"".join(b"X-%d: y\r\n" % i for i in range(99)) + b"Content-Length: 2\r\n"
+    ok = raw(b"HTTP/1.1 200 OK\r\n" + hundred + b"\r\nok")
+    assert session.get(f"{ok.url}/a")[1] == b"ok"  # 100 fields are allowed
+    sized = raw(b"HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nok")
+    assert session.get(f"{sized.url}/a")[1] == b"ok"  # one length said twice
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (b"HTTP/2 200 OK\r\n\r\n", "not an HTTP/1.x status line"),
+        (b"HTTP/1.1 200 " + b"x" * 70_000 + b"\r\n\r\n", "longer than 64 KiB"),
+        (b"HTTP/1.1 200 OK\r\nX: " + b"x" * 70_000 + b"\r\n\r\n", "longer than 64 KiB"),
+        (b"HTTP/1.1 200 OK\r\nX-A : 1\r\n\r\n", "malformed header line"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\n", "chunk size"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: 1\r\n", "early"),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n"
+            + b"X: 1\r\n" * 101
+            + b"\r\n",
+            "more than 100 trailer fields",
+        ),
+    ],
+)
+def test_more_malformed_answers(raw, session: Session, answer: bytes, message: str) -> None:  # type: ignore[no-untyped-def]
+    server = raw(answer, close_after=1)
+    with pytest.raises(transport.ProtocolError, match=message):
+        session.get(f"{server.url}/a")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("If-None-Match", "a\nb"), ("If-None-Match", "a\rb"), ("X\nY", "v"), ("A:B", "v")],
+)
+def test_no_header_that_could_split_the_request_is_sent(  # type: ignore[no-untyped-def]
+    raw, session: Session, name: str, value: str
+) -> None:
+    server = raw(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    with pytest.raises(transport.ProtocolError, match="invalid header field"):
+        session.get(f"{server.url}/a", {name: value})
+    assert server.heads == []
+
+
+def test_an_empty_path_is_sent_as_slash(raw, session: Session) -> None:  # type: ignore[no-untyped-def]
+    server = raw(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    session.get(server.url)
+    assert server.heads[0].startswith(b"GET / HTTP/1.1\r\n")
+
+
 def test_a_connection_closed_without_an_answer(raw, session: Session) -> None:  # type: ignore[no-untyped-def]
     server = raw(b"", close_after=1)
     with pytest.raises(transport.ProtocolError, match="closed the connection"):
@@ -194,6 +290,8 @@ def test_host_field_and_request_target() -> None:
     assert host_field("b\u00fccher.example", 80, 80) == "xn--bcher-kva.example"
     assert request_target("/simple/torch/") == "/simple/torch/"
     assert request_target("/a\tb/\u00e9") == "/a%09b/%C3%A9"
+    assert request_target("/a b") == "/a%20b"  # ASCII, but not sent as it is
+    assert request_target("/a\tb") == "/a%09b"
     # getaddrinfo gets ASCII names as bytes (no IDNA codec loaded), others as text
     assert transport._resolvable("127.0.0.1") == b"127.0.0.1"
     assert transport._resolvable("b\u00fccher.example") == "b\u00fccher.example"
@@ -207,7 +305,8 @@ class TunnelProxy:
 
     def __init__(self) -> None:
         self.requests: list[bytes] = []
-        self.listener = socket.create_server(("127.0.0.1", 0))
+        # an address the test certificate does not name: TLS must check the target's name
+        self.listener = socket.create_server(("127.0.0.2", 0))
         self.port = self.listener.getsockname()[1]
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -259,7 +358,7 @@ def test_https_through_a_tunnel_verifies_the_server_not_the_proxy(
         # is never proxied)
         url = https_server.index_url().replace("127.0.0.1", "index.test")
         port = url.split(":")[2].split("/")[0]
-        proxies = {"https": f"http://u:p@127.0.0.1:{proxy.port}"}
+        proxies = {"https": f"http://u:p@127.0.0.2:{proxy.port}"}
         with Session(proxies=proxies, ca_file=TLS_CA) as session:
             for _ in range(2):
                 response, body = session.get(f"{url}/demo/")
@@ -271,8 +370,67 @@ def test_https_through_a_tunnel_verifies_the_server_not_the_proxy(
         assert "Proxy-Authorization: Basic dTpw" in head
         with (
             Session(proxies=proxies) as session,
-            pytest.raises(transport.CertificateError, match=r"index\.test:\d+ through the proxy"),
+            pytest.raises(
+                transport.CertificateError, match=r"index\.test:\d+ through the proxy 127\.0\.0\.2"
+            ),
         ):
             session.get(f"{url}/demo/")  # TLS runs end to end: the proxy cannot vouch
     finally:
         proxy.close()
+
+
+@pytest.mark.parametrize(
+    ("answer", "words"),
+    [
+        (b"HTTP/1.1 302 Found\r\nLocation: /elsewhere\r\nContent-Length: 0\r\n\r\n", "302"),
+        (b"SSH-2.0-not-a-proxy\r\n", "not an HTTP/1.x status line"),
+    ],
+)
+def test_a_proxy_that_does_not_open_the_tunnel_is_a_connect_error(  # type: ignore[no-untyped-def]
+    raw, answer: bytes, words: str
+) -> None:
+    proxy = raw(answer, close_after=1)
+    with (
+        Session(proxies={"https": proxy.url}, ca_file=TLS_CA) as session,
+        pytest.raises(transport.ConnectError, match=words),
+    ):
+        session.get("https://index.test/simple/demo/")
+
+
+def test_a_read_timeout_given_for_one_request_applies(raw) -> None:  # type: ignore[no-untyped-def]
+    stalled = raw(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")  # then nothing
+    started = time.monotonic()
+    with (
+        Session(read_timeout=30, proxies={}) as session,
+        pytest.raises(transport.ReadTimeout),
+        session.stream(f"{stalled.url}/a", read_timeout=0.3) as response,
+    ):
+        response.read()
+    assert time.monotonic() - started < 10  # the request's 0.3 s, not the session's 30 s
+
+
+def test_the_pool_keeps_at_most_max_idle_and_nothing_after_close(raw) -> None:  # type: ignore[no-untyped-def]
+    server = raw(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    with Session(max_idle=1, proxies={}) as session:
+        with session.stream(f"{server.url}/a") as first, session.stream(f"{server.url}/b") as two:
+            assert (first.read(), two.read()) == (b"ok", b"ok")
+        assert _pooled(session) == 1
+    closing = Session(proxies={})
+    with closing.stream(f"{server.url}/c") as response:
+        closing.close()
+        assert response.read() == b"ok"
+    assert _pooled(closing) == 0
+
+
+def test_decoded_pieces_are_never_empty(raw, session: Session) -> None:  # type: ignore[no-untyped-def]
+    import gzip
+
+    body = gzip.compress(b"hello " * 50)
+    server = raw(
+        b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(body)
+        + body
+    )
+    with session.stream(f"{server.url}/z") as response:
+        pieces = list(response.iter_bytes(1))
+    assert b"".join(pieces) == b"hello " * 50
+    assert all(pieces)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import stat
+import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -82,3 +86,62 @@ def test_undecodable_output_is_replaced(tmp_path: Path) -> None:
     result = SubprocessRunner().run([program], timeout=10)
     assert isinstance(result, Completed)
     assert result.stdout.endswith("ok")
+
+
+class _Recorded(subprocess.Popen):  # type: ignore[type-arg]
+    """Popen that remembers each process it starts, to look at after the runner returns."""
+
+    made: ClassVar[list[subprocess.Popen[str]]] = []
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[call-overload]
+        _Recorded.made.append(self)
+
+
+@pytest.fixture
+def recorded(monkeypatch: pytest.MonkeyPatch) -> list[subprocess.Popen[str]]:
+    _Recorded.made = []
+    monkeypatch.setattr(subprocess, "Popen", _Recorded)
+    return _Recorded.made
+
+
+def test_a_timed_out_program_is_reaped_and_its_pipes_closed(
+    tmp_path: Path, recorded: list[subprocess.Popen[str]]
+) -> None:
+    program = _script(tmp_path / "slow", "sleep 30")
+    assert isinstance(SubprocessRunner().run([program], timeout=0.3), TimedOut)
+    (proc,) = recorded
+    assert proc.returncode == -signal.SIGKILL  # killed, and waited for
+    for pipe in (proc.stdout, proc.stderr):
+        assert pipe is not None
+        assert pipe.closed
+
+
+def test_an_interrupt_ends_the_program_and_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, recorded: list[subprocess.Popen[str]]
+) -> None:
+    def interrupted(self: subprocess.Popen[str], *args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(subprocess.Popen, "communicate", interrupted)
+    program = _script(tmp_path / "slow", "sleep 30")
+    with pytest.raises(KeyboardInterrupt):
+        SubprocessRunner().run([program], timeout=10)
+    (proc,) = recorded
+    assert proc.returncode == -signal.SIGKILL
+
+
+def test_a_group_already_gone_is_still_a_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def gone(pid: int, sig: int) -> None:
+        raise ProcessLookupError(pid)
+
+    monkeypatch.setattr(os, "killpg", gone)
+    program = _script(tmp_path / "brief", "sleep 1")
+    assert isinstance(SubprocessRunner().run([program], timeout=0.2), TimedOut)
+
+
+def test_an_argument_python_cannot_pass_is_a_launch_failure(tmp_path: Path) -> None:
+    program = _script(tmp_path / "p", "true")
+    assert isinstance(SubprocessRunner().run([program, "a\0b"], timeout=5), LaunchFailed)

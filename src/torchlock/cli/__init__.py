@@ -115,13 +115,19 @@ def _one_line(message: str) -> str:
     return text[:1].lower() + text[1:]
 
 
-def _command_path(ctx: click.Context | None, argv: list[str]) -> str:
+def _command_path(exc: click.UsageError, argv: list[str]) -> str:
     """The command whose help explains a usage error: Click attaches some errors (an
-    option missing its value) to the group, so the subcommand is read from argv."""
-    if ctx is not None and ctx.command is not cli:
-        return ctx.command_path
-    named = next((a for a in argv if not a.startswith("-")), None)
-    return f"torchlock {named}" if named in _COMMANDS else "torchlock"
+    option missing its value) to the group, so the subcommand is read from argv, unless
+    the option at fault stands before it (a group option)."""
+    if exc.ctx is not None and exc.ctx.command is not cli:
+        return exc.ctx.command_path
+    position = next((i for i, arg in enumerate(argv) if arg in _COMMANDS), None)
+    if position is None:
+        return "torchlock"
+    option = getattr(exc, "option_name", None)
+    if option is not None and option in argv[:position]:
+        return "torchlock"
+    return f"torchlock {argv[position]}"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -142,7 +148,7 @@ def main(argv: list[str] | None = None) -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except click.UsageError as exc:
-        where = _command_path(exc.ctx, sys.argv[1:] if argv is None else argv)
+        where = _command_path(exc, sys.argv[1:] if argv is None else argv)
         click.echo(f"error: {_one_line(exc.format_message())} (see '{where} --help')", err=True)
         sys.exit(exc.exit_code)
     except click.ClickException as exc:

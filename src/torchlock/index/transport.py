@@ -366,7 +366,7 @@ class Session:
         wire = Connection(sock)
         try:
             wire.send("CONNECT", authority, authority, headers)
-            answer = wire.read_head(tunnel=True)
+            answer = wire.read_head()  # its body, if any, is never read: the tunnel follows
         except WireError as exc:
             raise ConnectError(f"cannot connect to {where}: {exc}") from None
         finally:

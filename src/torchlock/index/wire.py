@@ -54,11 +54,8 @@ class Connection:
         lines.append("\r\n")
         self.sock.sendall("\r\n".join(lines).encode("latin-1"))
 
-    def read_head(self, *, tunnel: bool = False) -> Answer:
-        """The next answer's status line and header (1xx answers skipped).
-
-        ``tunnel``: the answer to CONNECT, whose 2xx has no body (the tunnel follows).
-        """
+    def read_head(self) -> Answer:
+        """The next answer's status line and header (1xx answers skipped)."""
         while True:
             line = self._reader.readline(MAX_LINE + 1)
             if not line:
@@ -69,7 +66,7 @@ class Connection:
                 continue
             if status == 101:
                 raise WireError("the server switched protocols (101), which was not asked")
-            return Answer(self._reader, version, status, reason, fields, tunnel=tunnel)
+            return Answer(self._reader, version, status, reason, fields)
 
     def close(self) -> None:
         try:
@@ -128,8 +125,6 @@ class Answer:
         status: int,
         reason: str,
         fields: dict[str, str],
-        *,
-        tunnel: bool = False,
     ) -> None:
         self._reader = reader
         self.status = status
@@ -145,7 +140,7 @@ class Answer:
         self._remaining: int | None = None  # None: the body runs to the end of the connection
         self._done = False
         coding = fields.get("transfer-encoding")
-        if status in _NO_BODY or (tunnel and 200 <= status < 300):
+        if status in _NO_BODY:
             self._remaining = 0
         elif coding is not None:
             codings = _tokens(coding)

@@ -155,6 +155,7 @@ def test_no_body_after_304_whatever_its_length_says(raw, session: Session) -> No
         (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabX\r\n", "no line end"),
         (b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n", "inside the answer's header"),
         (b"HTTP/1.1 101 Switching Protocols\r\n\r\n", "switched protocols"),
+        (b"HTTP/1.1 100 Continue\r\n\r\n" * 17, "more than 16 informational"),
     ],
 )
 def test_malformed_answers_are_protocol_errors(

@@ -21,6 +21,7 @@ from typing import BinaryIO, cast
 
 MAX_LINE = 65536  # longest status, header or chunk-size line read
 MAX_HEADERS = 100
+MAX_INFORMATIONAL = 16  # 1xx answers skipped before the real one, at most
 _NO_BODY = frozenset({204, 304})
 # bytes a request target may carry as they are: printable ASCII but the space
 _PLAIN = frozenset(range(0x21, 0x7F))
@@ -56,7 +57,7 @@ class Connection:
 
     def read_head(self) -> Answer:
         """The next answer's status line and header (1xx answers skipped)."""
-        while True:
+        for _ in range(MAX_INFORMATIONAL + 1):
             line = self._reader.readline(MAX_LINE + 1)
             if not line:
                 raise ClosedError("the server closed the connection without an answer")
@@ -67,6 +68,7 @@ class Connection:
             if status == 101:
                 raise WireError("the server switched protocols (101), which was not asked")
             return Answer(self._reader, version, status, reason, fields)
+        raise WireError(f"more than {MAX_INFORMATIONAL} informational (1xx) answers")
 
     def close(self) -> None:
         try:

@@ -156,6 +156,11 @@ def test_no_body_after_304_whatever_its_length_says(raw, session: Session) -> No
         (b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n", "inside the answer's header"),
         (b"HTTP/1.1 101 Switching Protocols\r\n\r\n", "switched protocols"),
         (b"HTTP/1.1 100 Continue\r\n\r\n" * 17, "more than 16 informational"),
+        ("HTTP/1.1 2\u00b20 OK\r\n\r\n".encode("latin-1"), "not an HTTP/1.x status line"),
+        (
+            "HTTP/1.1 200 OK\r\nContent-Length: 1\u00b2\r\n\r\n".encode("latin-1"),
+            "malformed Content-Length",
+        ),
     ],
 )
 def test_malformed_answers_are_protocol_errors(

@@ -248,7 +248,7 @@ def _status_line(raw: bytes) -> tuple[str, int, str]:
     line = raw.decode("latin-1").rstrip("\r\n")
     version, _, rest = line.partition(" ")
     code, _, reason = rest.partition(" ")
-    if not version.startswith("HTTP/1.") or len(code) != 3 or not code.isdigit():
+    if not version.startswith("HTTP/1.") or len(code) != 3 or not _digits(code):
         raise WireError(f"not an HTTP/1.x status line: {line[:80]!r}")
     return version, int(code), reason.strip()
 
@@ -258,9 +258,14 @@ def _content_length(value: str) -> int:
     if len(lengths) != 1:
         raise WireError(f"conflicting Content-Length {value[:40]!r}")
     (text,) = lengths
-    if not text.isdigit():
+    if not _digits(text):
         raise WireError(f"malformed Content-Length {value[:40]!r}")
     return int(text)
+
+
+def _digits(text: str) -> bool:
+    """ASCII digits only: str.isdigit() also takes '²' and other digits int() refuses."""
+    return text.isascii() and text.isdigit()
 
 
 def _tokens(value: str) -> list[str]:

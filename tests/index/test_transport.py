@@ -259,6 +259,8 @@ def test_a_read_timeout_for_one_request_does_not_stay_with_the_connection(
 
 def test_a_bad_url_is_refused_every_time(session: Session) -> None:
     for _ in range(2):
+        with pytest.raises(transport.UnsupportedURL, match="not a valid host name"):
+            session.get("https://b\u00fccher..example/simple/")  # an empty label
         with pytest.raises(transport.UnsupportedURL, match="no host"):
             session.get("http:///simple/")
         with pytest.raises(transport.UnsupportedURL, match="invalid port"):

@@ -306,6 +306,11 @@ class Session:
         host = parts.hostname
         if not host:
             raise UnsupportedURL("the URL has no host")
+        if not host.isascii():  # an international name: its ASCII form, everywhere after
+            try:
+                host = host.encode("idna").decode("ascii")
+            except UnicodeError:
+                raise UnsupportedURL(f"{host!r} is not a valid host name") from None
         try:
             port = parts.port or (443 if scheme == "https" else 80)
         except ValueError:

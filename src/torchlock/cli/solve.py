@@ -94,7 +94,12 @@ TORCH_INDEX_CHOICES = ("auto", "pytorch", "default")  # workflows.TorchIndex's v
 @click.option(
     "--find-links", multiple=True, metavar="DIR", help="A local folder of wheels, searched first."
 )
-@click.option("--trusted-host", multiple=True, metavar="HOST", help="Allow plain http for HOST.")
+@click.option(
+    "--trusted-host",
+    multiple=True,
+    metavar="HOST",
+    help="Allow plain http to HOST (or HOST:PORT), for indexes and conda channels alike.",
+)
 @click.option(
     "--offline", is_flag=True, help="Use the HTTP cache only; fail naming what is missing."
 )

@@ -44,10 +44,39 @@ class Artifact(Struct, frozen=True, kw_only=True):
 
 
 class CoreMetadata(Struct, frozen=True, kw_only=True):
-    """What resolution needs from a distribution's METADATA."""
+    """What resolution needs from a distribution's METADATA.
+
+    ``extra_requires`` keeps, unparsed, the Requires-Dist lines whose whole marker is one
+    ``extra == "NAME"`` (most lines of most projects: test and docs extras): they count
+    only when that extra is asked for, and :meth:`requirements_of_extras` parses them
+    then. Every other line is in ``requires_dist``.
+    """
 
     name: NormalizedName
     version: Version
     requires_dist: tuple[Requirement, ...] = ()
     requires_python: SpecifierSet | None = None
     provides_extra: frozenset[str] = field(default_factory=frozenset)
+    extra_requires: tuple[tuple[str, str], ...] = ()  # (normalised extra, Requires-Dist)
+
+    def requirements_of_extras(self, extras: frozenset[str]) -> list[Requirement]:
+        """The ``extra_requires`` lines of these (normalised) extras, parsed."""
+        wanted = [line for extra, line in self.extra_requires if extra in extras]
+        if not wanted:
+            return []
+        from packaging.requirements import InvalidRequirement, Requirement
+
+        from torchlock.errors import PackageIndexError
+
+        found = []
+        for line in wanted:
+            try:
+                found.append(Requirement(line))
+            except InvalidRequirement as exc:
+                raise PackageIndexError(
+                    f"invalid core metadata of {self.name} {self.version}",
+                    evidence=[f"Requires-Dist {line!r}: {exc}"],
+                    hint="the file on the index is broken; pin another version or report "
+                    "it upstream",
+                ) from None
+        return found

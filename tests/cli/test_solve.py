@@ -285,6 +285,19 @@ def test_with_adds_to_the_closure(
     assert versions(target)["torch"] == "2.1.2"
 
 
+def test_an_extra_asked_for_brings_its_requirements(
+    capsys: pytest.CaptureFixture[str], pypi_index: IndexServer, tmp_path: Path
+) -> None:
+    # requests' METADATA has PySocks behind `extra == "socks"` alone (read only when asked);
+    # the fixture index has no PySocks, so asking for the extra fails naming it
+    code, out, err = solve(
+        capsys, pypi_index.index_url(), tmp_path / "cache", *CU121, "--with", "requests[socks]"
+    )
+    assert (code, out) == (7, "")
+    assert "pysocks is not on the index" in err
+    assert "requests[socks]" in err
+
+
 def test_requirements_file_adds_to_the_closure(
     capsys: pytest.CaptureFixture[str], pypi_index: IndexServer, tmp_path: Path
 ) -> None:

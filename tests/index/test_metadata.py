@@ -42,11 +42,41 @@ def test_parse_metadata() -> None:
     assert meta.requires_python == SpecifierSet(">=3.8")
     assert meta.provides_extra == frozenset({"scipy-extra"})
     names = [r.name for r in meta.requires_dist]
-    assert names == ["numpy", "torch", "pillow", "scipy", "nvidia-cublas-cu12"]
-    scipy, cublas = meta.requires_dist[3], meta.requires_dist[4]
-    assert scipy.marker == Marker("extra == 'scipy-extra'")
+    assert names == ["numpy", "torch", "pillow", "nvidia-cublas-cu12"]
+    cublas = meta.requires_dist[3]
     assert cublas.marker == Marker('platform_system == "Linux" and platform_machine == "x86_64"')
     assert str(meta.requires_dist[2].specifier) == "!=8.3.*,>=5.3.0"
+    # a line whose marker is the extra alone waits, unparsed, for that extra
+    assert [extra for extra, _ in meta.extra_requires] == ["scipy-extra"]
+    assert meta.requirements_of_extras(frozenset()) == []
+    (scipy,) = meta.requirements_of_extras(frozenset({"scipy-extra"}))
+    assert scipy.name == "scipy"
+    assert scipy.marker == Marker("extra == 'scipy-extra'")
+
+
+@pytest.mark.parametrize(
+    ("line", "extra"),
+    [
+        ('a; extra == "tests"', "tests"),
+        ("a>=1 ; extra=='Doc_Build'", "doc-build"),  # normalised, as PEP 685 says
+        ('a; extra == "x" or python_version < "3.8"', None),  # more than the extra
+        ('a; python_version < "3.8" and extra == "x"', None),
+        ('a; "x" == extra', None),  # unusual order: parsed at once, still right
+        ("a", None),
+    ],
+)
+def test_which_lines_wait_for_their_extra(line: str, extra: str | None) -> None:
+    meta = parse_metadata(f"Name: p\nVersion: 1\nRequires-Dist: {line}\n")
+    assert [e for e, _ in meta.extra_requires] == ([extra] if extra else [])
+    assert len(meta.requires_dist) == (0 if extra else 1)
+
+
+def test_a_broken_line_of_an_extra_fails_when_that_extra_is_asked_for() -> None:
+    meta = parse_metadata('Name: p\nVersion: 1\nRequires-Dist: a b c; extra == "x"\n')
+    assert meta.requirements_of_extras(frozenset({"y"})) == []
+    with pytest.raises(PackageIndexError, match="invalid core metadata of p 1") as caught:
+        meta.requirements_of_extras(frozenset({"x"}))
+    assert "a b c" in str(caught.value)
 
 
 def test_continuation_lines_fold() -> None:

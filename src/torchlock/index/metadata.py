@@ -8,6 +8,7 @@ they cost tens of milliseconds of import time, and the five fields needed here a
 
 from __future__ import annotations
 
+import re
 from typing import IO
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -17,6 +18,10 @@ from packaging.version import InvalidVersion, Version
 from torchlock.artifacts import CoreMetadata
 from torchlock.errors import PackageIndexError
 from torchlock.index.pages import parse_requires_python
+
+# A Requires-Dist whose whole marker is one `extra == "NAME"`: nothing before the ';' can
+# hold one (a direct URL ends at whitespace), and nothing may follow the name.
+_EXTRA_ONLY = re.compile(r""";\s*extra\s*==\s*(?:"([^"]+)"|'([^']+)')\s*$""")
 
 
 def parse_headers(text: str) -> list[tuple[str, str]]:
@@ -65,7 +70,12 @@ def parse_metadata(text: str, *, source: str = "METADATA") -> CoreMetadata:
     except InvalidVersion:
         raise problem(f"Version {versions[0]!r} is not a PEP 440 version") from None
     requirements: list[Requirement] = []
+    extra_only: list[tuple[str, str]] = []
     for line in values.get("requires-dist", ()):
+        only = _EXTRA_ONLY.search(line)
+        if only is not None:  # parsed if ever that extra is asked for
+            extra_only.append((canonicalize_name(only[1] or only[2]), line))
+            continue
         try:
             requirements.append(Requirement(line))
         except InvalidRequirement as exc:
@@ -77,6 +87,7 @@ def parse_metadata(text: str, *, source: str = "METADATA") -> CoreMetadata:
         requires_dist=tuple(requirements),
         requires_python=parse_requires_python(python[0]) if python else None,
         provides_extra=frozenset(canonicalize_name(e) for e in values.get("provides-extra", ())),
+        extra_requires=tuple(extra_only),
     )
 
 

@@ -106,6 +106,9 @@ class Provider(_ProviderBase):
                     requirement.marker, environment, extras=candidate.extras, owner=owner
                 ) and not applies(requirement.marker, environment, owner=owner):
                     needs.append(ProjectNeed.from_requirement(requirement))
+            # the lines whose marker is the extra alone, left unparsed until asked for
+            for requirement in metadata.requirements_of_extras(candidate.extras):
+                needs.append(ProjectNeed.from_requirement(requirement))
         else:
             for requirement in metadata.requires_dist:
                 if not applies(requirement.marker, environment, owner=owner):

@@ -410,10 +410,23 @@ FilenameFilter = Callable[[str], bool]
 
 def wheel_filter(tags: Iterable[Tag]) -> FilenameFilter:
     """Keep sdists and the wheels with a tag in ``tags``; judged from the file name alone."""
-    accepted = frozenset(str(tag) for tag in tags)
+    # platform -> the (interpreter, abi) pairs accepted with it: a wheel for another
+    # platform (most of a page) is turned down by one dictionary miss per platform
+    pairs_of: dict[str, set[tuple[str, str]]] = {}
+    for tag in tags:
+        pairs_of.setdefault(tag.platform, set()).add((tag.interpreter, tag.abi))
     # a page repeats the same few tag triples hundreds of times: each is judged once, keyed
     # by the three pieces rsplit gives (the platforms keep ".whl": no string is built)
     known: dict[tuple[str, str, str], bool] = {}
+
+    def judge(interpreters: str, abis: str, platforms: str) -> bool:
+        for platform in platforms.split("."):
+            pairs = pairs_of.get(platform)
+            if pairs is not None and any(
+                (i, a) in pairs for i in interpreters.split(".") for a in abis.split(".")
+            ):
+                return True
+        return False
 
     def accept(filename: str) -> bool:
         if not filename.endswith(".whl"):
@@ -425,12 +438,7 @@ def wheel_filter(tags: Iterable[Tag]) -> FilenameFilter:
         key = (interpreters, abis, platforms_whl)
         verdict = known.get(key)
         if verdict is None:
-            verdict = known[key] = any(
-                f"{i}-{a}-{p}" in accepted
-                for i in interpreters.split(".")
-                for a in abis.split(".")
-                for p in platforms_whl[:-4].split(".")
-            )
+            verdict = known[key] = judge(interpreters, abis, platforms_whl[:-4])
         return verdict
 
     return accept

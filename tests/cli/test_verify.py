@@ -447,6 +447,13 @@ def test_usage_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Non
     code, _, err = run_cli(["verify", "a", "--python", sys.executable], capsys)
     assert code == 2
     assert "give one of NAME, --prefix and --python" in err
+    if sys.platform != "win32":  # a file that cannot be run: bad input, not a failed check
+        plain = tmp_path / "python"
+        plain.write_text("not a program\n")
+        plain.chmod(0o644)
+        code, out, err = run_cli(["verify", "--python", str(plain)], capsys)
+        assert (code, out) == (2, "")
+        assert err.splitlines()[0] == f"error: {plain} is not executable"
 
 
 def test_interpreter_without_the_probe_answer(

@@ -11,6 +11,7 @@ import click
 from torchlock.envs.interpreters import locate
 from torchlock.envs.probe import DEFAULT_TIMEOUT
 from torchlock.envs.report import PACKAGES, Expectations, Report, Status, report_to_json
+from torchlock.errors import InputError
 from torchlock.matrix.model import Variant
 from torchlock.target import OS, Platform
 
@@ -96,6 +97,11 @@ def verify(
         home=str(Path.home()),
         os_kind=host.os.os,
     )
+    if located.how == "--python" and os.name != "nt" and not os.access(located.python, os.X_OK):
+        raise InputError(
+            f"{located.python} is not executable",
+            hint="give the path of the environment's python (bin/python, or python.exe)",
+        )
     expectations = Expectations.parse(expect)
     if lock is not None:
         platform = Platform(os=host.os.os, arch=host.os.arch)

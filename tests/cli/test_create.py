@@ -22,6 +22,7 @@ import pytest
 from tests.cli.lockhelp import isolate
 from tests.support.cli import run_cli
 from tests.support.fake_index import build_fake_torch_index, build_mirror_index, fake_build
+from tests.support.fake_torch import FakeTorch
 from tests.support.fixture_index import FixtureIndex
 from tests.support.index_server import TLS_CA, IndexServer, serve
 from torchlock.lockfiles import pylock
@@ -34,6 +35,17 @@ TOO_OLD = (
     "CUDA initialization: The NVIDIA driver on your system is too old (found version 12020). "
     "Please update your GPU driver by downloading and installing a new version."
 )
+
+
+def _cu124_too_old(*healthy: str) -> dict[tuple[str, str], FakeTorch]:
+    """torch 2.5.1 whose cu124 build fails "driver too old", and ``healthy`` variants."""
+    builds = {
+        ("2.5.1", "cu124"): fake_build(
+            "2.5.1", "cu124", cuda_available=False, availability_warning=TOO_OLD
+        )
+    }
+    builds.update({("2.5.1", variant): fake_build("2.5.1", variant) for variant in healthy})
+    return builds
 
 
 def _uv() -> str | None:
@@ -54,13 +66,7 @@ def healthy_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IndexSer
 @pytest.fixture(scope="session")
 def old_driver_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IndexServer]:
     """torch 2.5.1: the cu124 build fails "driver too old", cu121 and cu118 are healthy."""
-    builds = {
-        ("2.5.1", "cu124"): fake_build(
-            "2.5.1", "cu124", cuda_available=False, availability_warning=TOO_OLD
-        ),
-        ("2.5.1", "cu121"): fake_build("2.5.1", "cu121"),
-        ("2.5.1", "cu118"): fake_build("2.5.1", "cu118"),
-    }
+    builds = _cu124_too_old("cu121", "cu118")
     tree = build_fake_torch_index(tmp_path_factory.mktemp("old-driver-index"), builds)
     server = serve(tree.root, tree)
     yield server
@@ -218,12 +224,7 @@ def test_a_private_index_with_a_netrc_login_serves_downloads_and_the_fallback(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
-    builds = {
-        ("2.5.1", "cu124"): fake_build(
-            "2.5.1", "cu124", cuda_available=False, availability_warning=TOO_OLD
-        ),
-        ("2.5.1", "cu121"): fake_build("2.5.1", "cu121"),
-    }
+    builds = _cu124_too_old("cu121")
     tree = build_fake_torch_index(tmp_path / "index", builds)
     server = serve(tree.root, tree)
     server.require_auth("alice", "s3cret")
@@ -251,12 +252,7 @@ def test_a_fallback_over_https_trusts_pips_cert_setting(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
-    builds = {
-        ("2.5.1", "cu124"): fake_build(
-            "2.5.1", "cu124", cuda_available=False, availability_warning=TOO_OLD
-        ),
-        ("2.5.1", "cu121"): fake_build("2.5.1", "cu121"),
-    }
+    builds = _cu124_too_old("cu121")
     tree = build_fake_torch_index(tmp_path / "index", builds)
     server = serve(tree.root, tree, tls=True)
     monkeypatch.setenv("PIP_CERT", str(TLS_CA))
@@ -381,13 +377,7 @@ def _walk_past_an_unsolvable_cu121(
     is healthy, with the fallback's limits set to ``limits``."""
     from torchlock.workflows import creating
 
-    builds = {
-        ("2.5.1", "cu124"): fake_build(
-            "2.5.1", "cu124", cuda_available=False, availability_warning=TOO_OLD
-        ),
-        ("2.5.1", "cu121"): fake_build("2.5.1", "cu121"),
-        ("2.5.1", "cu118"): fake_build("2.5.1", "cu118"),
-    }
+    builds = _cu124_too_old("cu121", "cu118")
     tree = build_fake_torch_index(tmp_path / "index", builds)
     server = serve(tree.root, tree)
     try:

@@ -465,8 +465,8 @@ def test_credentials_in_index_urls_never_reach_the_lock(
     tmp_path: Path,
 ) -> None:
     pypi_index.require_auth("alice", "secret")
-    index = pypi_index.index_url().replace("http://", "http://alice:secret@", 1)
-    extra = index_server.index_url().replace("http://", "http://bob:hunter2@", 1)
+    index = pypi_index.index_url(login=("alice", "secret"))
+    extra = index_server.index_url(login=("bob", "hunter2"))
     argv = ["solve", *SELECT, "--python", "3.10", "--platform", "linux-64"]
     argv += ["--index-url", index, "--extra-index-url", extra, "-o", "pylock.toml"]
     code, out, err = run_cli(argv, capsys)

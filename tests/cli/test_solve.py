@@ -386,7 +386,7 @@ def test_a_project_no_index_has_names_every_page_asked(
     tmp_path: Path,
 ) -> None:
     pypi_index.require_auth("alice", "secret")
-    index = pypi_index.index_url().replace("http://", "http://alice:secret@", 1)
+    index = pypi_index.index_url(login=("alice", "secret"))
     code, out, err = solve(
         capsys,
         index,
@@ -593,7 +593,7 @@ def test_credentials_in_the_index_url_are_used(
 ) -> None:
     pypi_index.require_auth("alice", "secret")
     plain = pypi_index.index_url()
-    index = plain.replace("http://", "http://alice:secret@", 1)
+    index = pypi_index.index_url(login=("alice", "secret"))
     code, out, err = solve(capsys, index, tmp_path / "cache", *CU121, "--json")
     assert code == 0, err
     assert "secret" not in err
@@ -617,7 +617,7 @@ def test_credentials_never_appear_in_the_output(
     capsys: pytest.CaptureFixture[str], pypi_index: IndexServer, tmp_path: Path
 ) -> None:
     pypi_index.require_auth("alice", "secret")
-    index = pypi_index.index_url().replace("http://", "http://alice:secret@", 1)
+    index = pypi_index.index_url(login=("alice", "secret"))
     for extra in (["--json"], []):
         code, out, err = solve(capsys, index, tmp_path / "cache", *CU121, *extra)
         assert code == 0, err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import time
@@ -319,7 +320,7 @@ def test_credentials_from_the_url_are_sent_and_never_shown(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     index_server.require_auth("alice", "s3cr3t-pw")
-    authed = index_server.url.replace("http://", "http://alice:s3cr3t-pw@") + "/simple"
+    authed = index_server.index_url(login=("alice", "s3cr3t-pw"))
     caplog.set_level(logging.DEBUG, logger="torchlock.index")
     client = make_client(authed)
     artifact = _by_version(client.artifacts(canonicalize_name("demo")), "1.0")
@@ -341,9 +342,7 @@ def test_wrong_password_redacted(
     client = make_client(
         Routing(
             default_index="http://x",
-            indexes={
-                "demo": index_server.url.replace("http://", "http://alice:wr0ng@") + "/simple"
-            },
+            indexes={"demo": index_server.index_url(login=("alice", "wr0ng"))},
         )
     )
     with pytest.raises(PackageIndexError) as caught:
@@ -375,9 +374,9 @@ def test_plain_http_to_other_hosts_is_refused_before_connecting(make_client: Mak
     assert client.stats.requests == 0
 
 
-def test_a_redirect_to_a_plain_http_host_is_refused_before_connecting(
-    make_client: MakeClient,
-) -> None:
+@contextlib.contextmanager
+def _redirecting(location: Callable[[str], str]) -> Iterator[str]:
+    """A loopback server answering every GET with a 302 to ``location(path)``; its URL."""
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -386,7 +385,7 @@ def test_a_redirect_to_a_plain_http_host_is_refused_before_connecting(
 
         def do_GET(self) -> None:
             self.send_response(302)
-            self.send_header("Location", "http://index.invalid/simple/demo/")
+            self.send_header("Location", location(self.path))
             self.send_header("Content-Length", "0")
             self.end_headers()
 
@@ -396,12 +395,19 @@ def test_a_redirect_to_a_plain_http_host_is_refused_before_connecting(
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
     threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}).start()
     try:
-        client = make_client(f"http://127.0.0.1:{httpd.server_address[1]}/simple")
-        with pytest.raises(PackageIndexError) as caught:
-            client.artifacts(canonicalize_name("demo"))
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+def test_a_redirect_to_a_plain_http_host_is_refused_before_connecting(
+    make_client: MakeClient,
+) -> None:
+    with _redirecting(lambda _path: "http://index.invalid/simple/demo/") as url:
+        client = make_client(f"{url}/simple")
+        with pytest.raises(PackageIndexError) as caught:
+            client.artifacts(canonicalize_name("demo"))
     message = str(caught.value)
     assert message.startswith("refusing plain-http package index http://index.invalid/")
     assert client.stats.retries == 0  # refused at once, not retried as a network failure
@@ -410,30 +416,10 @@ def test_a_redirect_to_a_plain_http_host_is_refused_before_connecting(
 def test_failures_that_trying_again_cannot_mend_are_said_at_once(
     make_client: MakeClient, tmp_path: Path
 ) -> None:
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    class Loop(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_GET(self) -> None:
-            self.send_response(302)
-            self.send_header("Location", self.path)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Loop)
-    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}).start()
-    try:
-        looping = make_client(f"http://127.0.0.1:{httpd.server_address[1]}/simple")
+    with _redirecting(lambda path: path) as url:  # round and round
+        looping = make_client(f"{url}/simple")
         with pytest.raises(PackageIndexError) as loop:
             looping.artifacts(canonicalize_name("demo"))
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
     assert "more than 10 redirects" in str(loop.value)
     assert looping.stats.retries == 0
     no_bundle = make_client("https://127.0.0.1:9/simple", ca_file=tmp_path / "missing.pem")

@@ -108,8 +108,12 @@ class IndexServer:
         host, port = self._httpd.server_address[:2]
         return f"{'https' if self.tls else 'http'}://{host!s}:{port}"
 
-    def index_url(self, index: str = "simple") -> str:
-        return f"{self.url}/{index}"
+    def index_url(self, index: str = "simple", *, login: tuple[str, str] | None = None) -> str:
+        """The index's URL; with ``login``, carrying that user and password in it."""
+        if login is None:
+            return f"{self.url}/{index}"
+        user, password = login
+        return f"{self.url.replace('://', f'://{user}:{password}@', 1)}/{index}"
 
     def fail(self, path: str, *faults: Fault) -> None:
         with self._lock:

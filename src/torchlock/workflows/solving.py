@@ -101,14 +101,20 @@ def solve(inputs: SolveInputs, *, detect: Detect, http: Any = None) -> Solution:
         candidate = _candidate_for(selection, inputs.selection, platform, detect)
         torch_index, variant = _torch_source(candidate, platform, settings)
         requirements = [*_triple(candidate), *(str(r) for r in inputs.requirements)]
-        key = _result_key(requirements, python, platform, variant, settings, torch_index)
+        query = _TargetQuery(
+            requirements=tuple(requirements),
+            python=python,
+            platform=platform,
+            variant=variant,
+            settings=settings,
+            torch_index=torch_index,
+        )
+        key = _result_key(query)
         reused = _reuse(settings, key)
         if reused is not None:
             resolution, used = reused
         else:
-            resolution, used, made = _resolve_target(
-                requirements, python, platform, variant, settings, torch_index, http
-            )
+            resolution, used, made = _resolve_target(query, http)
             requests += made
             _remember(settings, key, used, resolution)
         pages_used.update(used)
@@ -155,16 +161,21 @@ def _check_indexes(settings: IndexSettings) -> None:
         check_index_url(settings.pytorch_index_url.replace("{variant}", "cpu"), trusted)
 
 
-def _resolve_target(
-    requirements: list[str],
-    python: str,
-    platform: Platform,
-    variant: str | None,
-    settings: IndexSettings,
-    torch_index: str | None,
-    http: Any,
-) -> tuple[Resolution, dict[str, str], int]:
+class _TargetQuery(Struct, frozen=True, kw_only=True):
+    """One target to resolve: what its stored result is keyed by, and what resolving takes."""
+
+    requirements: tuple[str, ...]
+    python: str
+    platform: Platform
+    variant: str | None
+    settings: IndexSettings
+    torch_index: str | None  # the torch family's index; None: the default index
+
+
+def _resolve_target(query: _TargetQuery, http: Any) -> tuple[Resolution, dict[str, str], int]:
     """(resolution, the pages it was built from, HTTP requests made) for one target."""
+    requirements, python, platform = query.requirements, query.python, query.platform
+    settings, torch_index = query.settings, query.torch_index
     from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name
 
@@ -196,7 +207,7 @@ def _resolve_target(
             environment=marker_environment(python, platform.key),
             tags=tags,
             python_version=Version(f"{python.rstrip('t')}.0"),
-            variant=variant,
+            variant=query.variant,
             variant_projects=frozenset(canonicalize_name(n) for n in TORCH_FAMILY),
         )
     finally:
@@ -212,14 +223,7 @@ _RESULTS = "results"
 _RESULT_FORMAT = 1
 
 
-def _result_key(
-    requirements: list[str],
-    python: str,
-    platform: Platform,
-    variant: str | None,
-    settings: IndexSettings,
-    torch_index: str | None,
-) -> str:
+def _result_key(query: _TargetQuery) -> str:
     import hashlib
     import json
 
@@ -228,13 +232,13 @@ def _result_key(
     document = {
         "format": _RESULT_FORMAT,
         "torchlock": __version__,
-        "requirements": sorted(requirements),
-        "python": python,
-        "platform": platform.key,
-        "variant": variant,
-        "default_index": settings.default_index,
-        "extra_indexes": list(settings.extra_index_urls),
-        "torch_index": torch_index,
+        "requirements": sorted(query.requirements),
+        "python": query.python,
+        "platform": query.platform.key,
+        "variant": query.variant,
+        "default_index": query.settings.default_index,
+        "extra_indexes": list(query.settings.extra_index_urls),
+        "torch_index": query.torch_index,
     }
     text = json.dumps(document, sort_keys=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

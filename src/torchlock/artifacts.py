@@ -58,6 +58,8 @@ class CoreMetadata(Struct, frozen=True, kw_only=True):
     requires_python: SpecifierSet | None = None
     provides_extra: frozenset[str] = field(default_factory=frozenset)
     extra_requires: tuple[tuple[str, str], ...] = ()  # (normalised extra, Requires-Dist)
+    dynamic: frozenset[str] = field(default_factory=frozenset)  # lower-cased field names
+    metadata_version: str | None = None
 
     def requirements_of_extras(self, extras: frozenset[str]) -> list[Requirement]:
         """The ``extra_requires`` lines of these (normalised) extras, parsed."""

@@ -14,7 +14,7 @@ from packaging.version import Version
 from tests.support.wheels import build_wheel
 from torchlock.errors import PackageIndexError
 from torchlock.index.lazyzip import RangeFile, parse_content_range
-from torchlock.index.metadata import parse_headers, parse_metadata, read_wheel_metadata
+from torchlock.index.metadata import parse_metadata, read_wheel_metadata
 
 METADATA = """Metadata-Version: 2.1
 Name: Torch_Vision
@@ -80,8 +80,92 @@ def test_a_broken_line_of_an_extra_fails_when_that_extra_is_asked_for() -> None:
 
 
 def test_continuation_lines_fold() -> None:
-    headers = dict(parse_headers("Name: a\nSummary: one\n  two\n\tthree\nVersion: 1\n"))
-    assert headers["summary"] == "one two three"
+    meta = parse_metadata("Name: a\nSummary: one\n  two\n\tthree\nVersion: 1\n")
+    assert meta.version == Version("1")
+
+
+# The shape that lost pandas its dependencies: a multi-line License whose continuation
+# lines look blank (spaces only). The header block goes on after them.
+LICENSE_WITH_BLANK_LOOKING_LINES = (
+    "Metadata-Version: 2.1\n"
+    "Name: pandas\n"
+    "Version: 2.3.3\n"
+    "License: BSD 3-Clause License\n"
+    "        \n"
+    "        Copyright (c) 2008-2011, AQR Capital Management, LLC\n"
+    "        \t\n"
+    "        All rights reserved.\n"
+    "Requires-Python: >=3.9\n"
+    'Requires-Dist: numpy>=1.22.4; python_version < "3.11"\n'
+    "Requires-Dist: python-dateutil>=2.8.2\n"
+    "Requires-Dist: pytz>=2020.1\n"
+    "Requires-Dist: tzdata>=2022.7\n"
+    "Provides-Extra: test\n"
+    'Requires-Dist: pytest>=7.3.2; extra == "test"\n'
+    "\n"
+    "# pandas\n"
+    "Requires-Dist: in-the-description\n"
+)
+
+
+def test_blank_looking_continuation_lines_do_not_end_the_headers() -> None:
+    meta = parse_metadata(LICENSE_WITH_BLANK_LOOKING_LINES)
+    names = [r.name for r in meta.requires_dist]
+    assert names == ["numpy", "python-dateutil", "pytz", "tzdata"]
+    assert meta.requires_python == SpecifierSet(">=3.9")
+    assert meta.provides_extra == frozenset({"test"})
+    assert [r.name for r in meta.requirements_of_extras(frozenset({"test"}))] == ["pytest"]
+
+
+@pytest.mark.parametrize("version", ["1.0", "1.1", "1.2", "2.0", "2.1", "2.2", "2.3", "2.4", "2.5"])
+def test_every_metadata_version(version: str) -> None:
+    text = (
+        f"Metadata-Version: {version}\nName: a\nVersion: 1\n"
+        "Requires-Dist: b>=1\nDynamic: Requires-Dist\nDescription: one\n        two\n"
+    )
+    meta = parse_metadata(text)
+    assert meta.metadata_version == version
+    assert [r.name for r in meta.requires_dist] == ["b"]
+    assert meta.dynamic == frozenset({"requires-dist"})
+
+
+def test_folded_requires_dist_and_description_in_the_body() -> None:
+    text = (
+        "Metadata-Version: 2.4\nName: a\nVersion: 1\n"
+        'Requires-Dist: b>=1;\n python_version >= "3.8"\n'
+        "Description-Content-Type: text/markdown\n\n"
+        "Name: not-me\nRequires-Dist: not-a-dependency\n"
+    )
+    meta = parse_metadata(text)
+    (b,) = meta.requires_dist
+    assert b.name == "b"
+    assert b.marker == Marker('python_version >= "3.8"')
+
+
+def test_an_extra_that_requires_its_own_other_extras() -> None:
+    text = (
+        "Metadata-Version: 2.1\nName: a\nVersion: 1\n"
+        "Provides-Extra: all\nProvides-Extra: gpu\n"
+        'Requires-Dist: a[gpu]; extra == "all"\n'
+        'Requires-Dist: cupy; extra == "gpu" and sys_platform == "linux"\n'
+    )
+    meta = parse_metadata(text)
+    (own,) = meta.requirements_of_extras(frozenset({"all"}))
+    assert own.name == "a"
+    assert own.extras == {"gpu"}
+    # a marker that is more than the extra is parsed at once and keeps its marker
+    (cupy,) = meta.requires_dist
+    assert cupy.marker == Marker('extra == "gpu" and sys_platform == "linux"')
+
+
+def test_unknown_headers_and_undecodable_fields_are_ignored() -> None:
+    text = "Name: a\nVersion: 1\nX-Whatever: yes\nSummary: \udcff\nRequires-Dist: b\n"
+    assert [r.name for r in parse_metadata(text).requires_dist] == ["b"]
+
+
+def test_two_names_are_refused() -> None:
+    with pytest.raises(PackageIndexError, match="Name could not be read"):
+        parse_metadata("Name: a\nName: b\nVersion: 1\n")
 
 
 def test_crlf_and_junk_requires_python() -> None:

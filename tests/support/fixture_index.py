@@ -74,6 +74,7 @@ class FixtureIndex:
         yanked: str | None = None,
         metadata: bool = True,
         wrong_metadata_hash: bool = False,
+        metadata_text: str | None = None,
     ) -> IndexFile:
         path = build_wheel(
             self.files,
@@ -84,6 +85,7 @@ class FixtureIndex:
             provides_extra=provides_extra,
             tags=tags,
             build=build,
+            metadata=metadata_text,
         )
         return self.add_file(
             index,

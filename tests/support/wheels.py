@@ -62,12 +62,14 @@ def build_wheel(
     tags: str = "py3-none-any",
     build: str | None = None,
     extra_files: Mapping[str, bytes | str] | None = None,
+    metadata: str | None = None,
 ) -> Path:
     """Write ``NAME-VERSION[-BUILD]-TAGS.whl`` into ``directory`` and return its path.
 
     ``tags`` is the compressed tag set of the file name (``cp310-cp310-manylinux_2_17_x86_64``).
     The wheel holds a top-level package named after the project, METADATA, WHEEL and a RECORD
-    with real hashes.
+    with real hashes. ``metadata``, when given, is the METADATA text as is (for shapes
+    real projects have: folded fields, multi-line licenses, other Metadata-Versions).
     """
     directory.mkdir(parents=True, exist_ok=True)
     package = dist_name(name)
@@ -85,13 +87,15 @@ def build_wheel(
     }
     for path, content in (extra_files or {}).items():
         files[path] = content.encode() if isinstance(content, str) else content
-    files[f"{info}/METADATA"] = metadata_text(
-        name,
-        version,
-        requires_dist=requires_dist,
-        requires_python=requires_python,
-        provides_extra=provides_extra,
-    ).encode()
+    if metadata is None:
+        metadata = metadata_text(
+            name,
+            version,
+            requires_dist=requires_dist,
+            requires_python=requires_python,
+            provides_extra=provides_extra,
+        )
+    files[f"{info}/METADATA"] = metadata.encode()
     files[f"{info}/WHEEL"] = ("\n".join(wheel_lines) + "\n").encode()
     record = [_record_line(path, data) for path, data in files.items()]
     record.append(f"{info}/RECORD,,")

@@ -1,9 +1,11 @@
 """Core metadata (pure): METADATA text into :class:`CoreMetadata`, and METADATA out of a wheel.
 
-METADATA is a block of RFC 822-style headers; only the headers are read (up to the first
-blank line), with continuation lines (starting with a space or tab) folded into the header
-above. ``packaging.metadata`` and the ``email`` package are not used on purpose: together
-they cost tens of milliseconds of import time, and the five fields needed here are simple.
+The text is parsed by ``packaging.metadata.parse_email``, which reads it with the standard
+library's email parser exactly as the core metadata specification describes (folded
+headers, continuation lines that look blank, the description in the body, any
+Metadata-Version). Only the typing of the few fields resolution needs is ours: fields the
+library could not read (an undecodable value, an unknown header) are left in its
+"unparsed" map and ignored here, as pip and uv ignore them, unless resolution needs them.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import re
 from typing import IO
 
+from packaging.metadata import parse_email
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -20,38 +23,29 @@ from torchlock.errors import PackageIndexError
 from torchlock.index.pages import parse_requires_python
 
 # A Requires-Dist whose whole marker is one `extra == "NAME"`: nothing before the ';' can
-# hold one (a direct URL ends at whitespace), and nothing may follow the name.
+# hold one (a direct URL ends at whitespace), and nothing may follow the name. Such lines
+# (most lines of most projects: test and docs extras) are parsed only when the extra is
+# asked for; this is a speed-up on top of the library's result, not a parser of the format.
 _EXTRA_ONLY = re.compile(r""";\s*extra\s*==\s*(?:"([^"]+)"|'([^']+)')\s*$""")
 
+# RFC 5322 section 2.2.3: "Unfolding is accomplished by simply removing any CRLF that is
+# immediately followed by WSP." The email parser (compat32 policy) keeps the folds in a
+# value; a Requires-Dist folded over two lines is unfolded before it is parsed, as uv does.
+_FOLD = re.compile(r"\r?\n(?=[ \t])")
 
-def parse_headers(text: str) -> list[tuple[str, str]]:
-    """(lower-cased name, value) for each header before the first blank line, in order."""
-    headers: list[tuple[str, str]] = []
-    for raw in text.splitlines():
-        if not raw.strip():
-            break
-        if raw[0] in " \t":
-            if headers:
-                name, value = headers[-1]
-                headers[-1] = (name, f"{value} {raw.strip()}".strip())
-            continue
-        name, sep, value = raw.partition(":")
-        if not sep:
-            continue  # not a header line: ignore, as email.parser would (defect)
-        headers.append((name.strip().lower(), value.strip()))
-    return headers
+# Fields resolution cannot do without: when the email parser could not read one of them
+# (it lands in the "unparsed" map), the file is refused rather than half-read.
+_NEEDED = ("name", "version", "requires-dist", "provides-extra")
 
 
 def parse_metadata(text: str, *, source: str = "METADATA") -> CoreMetadata:
     """The fields resolution needs; PackageIndexError naming ``source`` when they are unusable.
 
     Extras (Provides-Extra) are normalised as PEP 685 says; an unparseable Requires-Python
-    counts as absent.
+    counts as absent (as pip does). ``Dynamic`` is kept: for an sdist's PKG-INFO it says
+    whether Requires-Dist may be trusted (PEP 643).
     """
-    headers = parse_headers(text)
-    values: dict[str, list[str]] = {}
-    for name, value in headers:
-        values.setdefault(name, []).append(value)
+    raw, unparsed = parse_email(text)
 
     def problem(what: str) -> PackageIndexError:
         return PackageIndexError(
@@ -60,18 +54,22 @@ def parse_metadata(text: str, *, source: str = "METADATA") -> CoreMetadata:
             hint="the file on the index is broken; pin another version or report it upstream",
         )
 
-    names, versions = values.get("name"), values.get("version")
-    if not names or not names[0]:
+    for field_name in _NEEDED:
+        if field_name in unparsed:
+            raise problem(f"{field_name.title()} could not be read: {unparsed[field_name]!r}")
+    name, version_text = raw.get("name"), raw.get("version")
+    if not name:
         raise problem("no Name header")
-    if not versions or not versions[0]:
+    if not version_text:
         raise problem("no Version header")
     try:
-        version = Version(versions[0])
+        version = Version(version_text)
     except InvalidVersion:
-        raise problem(f"Version {versions[0]!r} is not a PEP 440 version") from None
+        raise problem(f"Version {version_text!r} is not a PEP 440 version") from None
     requirements: list[Requirement] = []
     extra_only: list[tuple[str, str]] = []
-    for line in values.get("requires-dist", ()):
+    for folded in raw.get("requires_dist", ()):
+        line = _FOLD.sub("", folded)
         only = _EXTRA_ONLY.search(line)
         if only is not None:  # parsed if ever that extra is asked for
             extra_only.append((canonicalize_name(only[1] or only[2]), line))
@@ -80,14 +78,16 @@ def parse_metadata(text: str, *, source: str = "METADATA") -> CoreMetadata:
             requirements.append(Requirement(line))
         except InvalidRequirement as exc:
             raise problem(f"Requires-Dist {line!r}: {exc}") from None
-    python = values.get("requires-python")
+    python = raw.get("requires_python")
     return CoreMetadata(
-        name=canonicalize_name(names[0]),
+        name=canonicalize_name(name),
         version=version,
         requires_dist=tuple(requirements),
-        requires_python=parse_requires_python(python[0]) if python else None,
-        provides_extra=frozenset(canonicalize_name(e) for e in values.get("provides-extra", ())),
+        requires_python=parse_requires_python(python) if python else None,
+        provides_extra=frozenset(canonicalize_name(e) for e in raw.get("provides_extra", ())),
         extra_requires=tuple(extra_only),
+        dynamic=frozenset(d.lower() for d in raw.get("dynamic", ())),
+        metadata_version=raw.get("metadata_version"),
     )
 
 

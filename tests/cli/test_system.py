@@ -138,6 +138,7 @@ def _nginx_version() -> str:
     return done.stderr.strip()
 
 
+@pytest.mark.host  # installs nginx on this machine: only where asked for (.ci/run)
 @pytest.mark.skipif(
     sys.platform == "win32" or os.geteuid() != 0, reason="installs packages: root only"
 )

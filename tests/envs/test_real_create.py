@@ -3,11 +3,12 @@
 Where packages come from, as a user of these machines would set it up:
 
 * a local ``--find-links`` folder holds the real ``torch-2.13.0+cpu`` wheel, taken by
-  ``pip download --no-index`` from pip's own find-links (these machines keep that file
-  on disk; nothing is downloaded for it, and where pip cannot find it the tests skip);
+  ``pip download --no-index`` from the wheelhouses this machine's pip is configured with
+  (the root fixture reads them, then clears pip's configuration; nothing is downloaded
+  for it, and where no such wheelhouse has it, as on a user's machine, the tests skip);
 * the default index is a loopback PEP 503 index (tests/support) serving torch's real
   dependencies (filelock, sympy, jinja2, ...), which ``pip download`` fetched once per
-  session the way pip is configured here;
+  session from pip's default index;
 * torchvision and torchaudio, which every lock pins beside torch, have no CPU build for
   torch 2.13.0 on these machines: two small stand-in wheels of the matrix's versions
   (``+cpu``), built by the tests, sit in the find-links folder. They play an external
@@ -97,8 +98,10 @@ class RealWheels:
     torchaudio: str
 
 
-def _pip(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def _pip(*args: str, cwd: Path, links: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
     argv = [sys.executable, "-m", "pip", *args, "--quiet", "--no-input"]
+    for folder in links:
+        argv += ["--find-links", folder]
     argv += ["--disable-pip-version-check", "--only-binary", ":all:"]
     argv += ["--retries", "1", "--timeout", "20"]  # an index it cannot reach fails fast
     try:
@@ -114,14 +117,23 @@ def _last_line(result: subprocess.CompletedProcess[str]) -> str:
 
 
 @pytest.fixture(scope="session")
-def real_wheels(tmp_path_factory: pytest.TempPathFactory) -> RealWheels:
+def real_wheels(
+    tmp_path_factory: pytest.TempPathFactory, machine_find_links: tuple[str, ...]
+) -> RealWheels:
     """The wheels, obtained once per session (torch from disk, its dependencies by pip)."""
     root = tmp_path_factory.mktemp("real-wheels")
     links = root / "find-links"
     links.mkdir()
-    # torch: only from pip's find-links (--no-index), so never a download
+    # torch: only from this machine's wheelhouses (--no-index), so never a download
     got = _pip(
-        "download", "--no-index", "--no-deps", "-d", str(links), f"torch=={TORCH}+cpu", cwd=root
+        "download",
+        "--no-index",
+        "--no-deps",
+        "-d",
+        str(links),
+        f"torch=={TORCH}+cpu",
+        cwd=root,
+        links=machine_find_links,
     )
     if got.returncode != 0 or not list(links.glob("torch-*.whl")):
         pytest.skip(f"no torch=={TORCH}+cpu wheel on this machine: {_last_line(got)}")

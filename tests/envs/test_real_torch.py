@@ -1,7 +1,8 @@
 """``torchlock verify`` on the real CPU build of PyTorch, installed into a new venv.
 
-The install takes the CPU build of torch that pip finds through its own configuration
-(these machines keep one on disk); where it cannot be had, the test is skipped. The
+The install takes the CPU build of torch from the wheelhouses this machine's pip is
+configured with, passed to pip explicitly (the root fixture clears pip's configuration);
+where it cannot be had (a user's machine has no such wheelhouse), the test is skipped. The
 ``+cpu`` local label keeps pip from ever downloading a multi-gigabyte CUDA build.
 """
 
@@ -27,7 +28,9 @@ pytestmark = [
 
 
 @pytest.fixture(scope="session")
-def real_torch(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def real_torch(
+    tmp_path_factory: pytest.TempPathFactory, machine_find_links: tuple[str, ...]
+) -> Path:
     venv = tmp_path_factory.mktemp("real-torch") / "venv"
     subprocess.run(
         [sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, capture_output=True
@@ -47,6 +50,8 @@ def real_torch(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ":all:",
         f"torch=={REAL_TORCH}",
     ]
+    for links in machine_find_links:
+        argv += ["--find-links", links]
     try:
         result = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
     except subprocess.TimeoutExpired:

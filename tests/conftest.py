@@ -25,6 +25,8 @@ from tests.support.index_server import (  # noqa: F401  (fixtures, registered by
 )
 
 # Variables cleared for the whole run, on top of every PIP_*, UV_* and TORCHLOCK_* one.
+# The system's certificate settings (SSL_CERT_FILE, SSL_CERT_DIR) stay: they say which
+# authorities this machine trusts, and the network-marked tests reach a real index.
 _CLEARED = (
     "PYTHONDONTWRITEBYTECODE",
     "PYTHONNOUSERSITE",
@@ -32,8 +34,6 @@ _CLEARED = (
     "HTTPS_PROXY",
     "ALL_PROXY",
     "NO_PROXY",
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
     "NETRC",
     "CONDA_PREFIX",
     "VIRTUAL_ENV",

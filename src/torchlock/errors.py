@@ -75,6 +75,16 @@ class ResolutionError(TorchlockError):
     exit_code = 7
 
 
+class SdistBuildError(TorchlockError):
+    """An sdist's build backend could not say (or make) what the sdist builds.
+
+    The message names the project, the version and the backend's last words; a project
+    that needs torch or a CUDA toolkit at build time is named as such, with what to do.
+    """
+
+    exit_code = 8
+
+
 class LockfileError(TorchlockError):
     """A lockfile or project spec is missing, unreadable or not what torchlock wrote.
 

@@ -95,6 +95,12 @@ def shaped_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IndexServ
     tree.add_wheel("simple", "winpty", "2.0.0")
     tree.add_wheel("simple", "doc-theme", "1.0")
     tree.add_wheel("simple", "gpu-kernels", "0.3")
+    # sdist-only projects: one PEP 643-static PKG-INFO, one only its backend can answer for
+    tree.add_sdist("simple", "static-sdist", "1.0", requires_dist=["six"])
+    tree.add_sdist("simple", "dynamic-sdist", "3.1", static=False, built_requires_dist=["tz>=2020"])
+    tree.add_sdist(
+        "simple", "needs-torch-to-build", "2.6", static=False, backend_prelude="import torch"
+    )
     tree.write()
     server = serve(tree.root, tree)
     yield server
@@ -121,9 +127,6 @@ def _uv_pins(index: str, tmp_path: Path, requirements: list[str]) -> dict[str, s
     argv = [_uv(), "pip", "compile", str(source), "--index-url", index, "--no-header"]
     argv += ["--python-version", PYTHON, "--python-platform", "x86_64-manylinux_2_17"]
     argv += ["--no-annotate", "--quiet", "--cache-dir", str(tmp_path / "uv-cache")]
-    # torchlock locks wheels only so far; the fixture's sdist-only markupsafe 3.0.2 is not
-    # buildable, so uv is held to wheels as well
-    argv += ["--only-binary", ":all:"]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     pins = {}
@@ -141,6 +144,7 @@ def _uv_pins(index: str, tmp_path: Path, requirements: list[str]) -> dict[str, s
         pytest.param(["dataframe[test]"], id="an-extra"),
         pytest.param(["notebook-lab[all]"], id="self-referencing-extras"),
         pytest.param(["notebook-lab", "dataframe"], id="both"),
+        pytest.param(["static-sdist", "dynamic-sdist"], id="sdist-only"),
     ],
 )
 def test_the_closure_is_uvs(
@@ -162,3 +166,39 @@ def test_the_dependencies_after_a_multi_line_license_are_locked(
     assert {"python-dateutil", "six", "tz", "tzdata", "numpy"} <= set(pins)
     assert "from-the-description" not in pins  # the body is the description, not headers
     assert "hypothesis" not in pins  # an extra nobody asked for
+
+
+def _solve(
+    capsys: pytest.CaptureFixture[str], index: str, cache: Path, *extra: str
+) -> tuple[int, str]:
+    argv = ["solve", *SELECT, "--variant", "cu121", "--no-conda", "--platform", "linux-64"]
+    argv += ["--index-url", index, "--cache-dir", str(cache), *extra]
+    code, _, err = run_cli(argv, capsys)
+    assert "Traceback" not in err
+    return code, err
+
+
+def test_no_build_locks_a_static_sdist_and_refuses_a_dynamic_one(
+    capsys: pytest.CaptureFixture[str], shaped_index: IndexServer, tmp_path: Path
+) -> None:
+    index = shaped_index.index_url()
+    code, err = _solve(capsys, index, tmp_path / "c1", "--no-build", "--with", "static-sdist")
+    assert code == 0, err
+    code, err = _solve(capsys, index, tmp_path / "c2", "--no-build", "--with", "dynamic-sdist")
+    assert code == 6
+    [line] = [x for x in err.splitlines() if x.startswith("error:")]
+    assert line == "error: dynamic-sdist 3.1 must be built to learn its dependencies"
+
+
+def test_an_sdist_that_needs_torch_to_build_is_named_with_what_to_do(
+    capsys: pytest.CaptureFixture[str], shaped_index: IndexServer, tmp_path: Path
+) -> None:
+    code, err = _solve(
+        capsys, shaped_index.index_url(), tmp_path / "c", "--with", "needs-torch-to-build"
+    )
+    assert code == 8
+    assert err.startswith(
+        "error: needs-torch-to-build 2.6 needs torch installed to build, and only its sdist "
+        "fits the target"
+    )
+    assert "hint: use an index or --find-links folder with prebuilt wheels" in err

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 from collections.abc import Iterator
@@ -301,6 +302,68 @@ def test_pip_installs_when_uv_is_absent(
     assert code == 0, err
     assert installed(tmp_path / "env")["torch"] == "2.5.1+cu121"
     assert (tmp_path / "env" / "bin" / "pip").is_file()  # the venv got pip to install with
+
+
+@pytest.fixture(scope="session")
+def sdist_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IndexServer]:
+    """torch 2.5.1 cu124, and on the default index two projects that publish only sdists:
+    one whose PKG-INFO fixes its dependencies (PEP 643), one whose backend must be asked."""
+    builds = {("2.5.1", "cu124"): fake_build("2.5.1", "cu124")}
+    tree = build_fake_torch_index(tmp_path_factory.mktemp("sdist-index"), builds)
+    tree.add_sdist("simple", "static-helper", "1.0", requires_dist=["tiny-dep"])
+    tree.add_sdist(
+        "simple",
+        "dynamic-helper",
+        "2.0",
+        requires_dist=["never-built"],  # PKG-INFO 2.1 says this; the backend says otherwise
+        static=False,
+        built_requires_dist=["tiny-dep>=1"],
+    )
+    tree.add_wheel("simple", "tiny-dep", "1.2")
+    tree.write()
+    server = serve(tree.root, tree)
+    yield server
+    server.stop()
+
+
+@needs_linux
+@pytest.mark.parametrize("installer", ["uv", "pip"])
+def test_sdist_only_dependencies_are_locked_and_built_into_the_environment(
+    bin_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    sdist_index: IndexServer,
+    tmp_path: Path,
+    installer: str,
+) -> None:
+    if installer == "pip":
+        (bin_dir / "uv").unlink(missing_ok=True)
+    lock = solve_lock(
+        capsys,
+        sdist_index,
+        tmp_path / "pylock.toml",
+        "--with",
+        "static-helper",
+        "--with",
+        "dynamic-helper",
+    )
+    packages = {str(p.name): p for p in lock.packages}
+    assert sorted(packages) == sorted(
+        ["dynamic-helper", "static-helper", "tiny-dep", "torch", "torchaudio", "torchvision"]
+    )
+    for name in ("static-helper", "dynamic-helper"):
+        assert packages[name].wheels == ()
+        sdist = packages[name].sdist
+        assert sdist is not None
+        assert sdist.name.endswith(".tar.gz")
+        assert re.fullmatch(r"[0-9a-f]{64}", sdist.sha256)
+    # the backend's answer, not PKG-INFO's (which PEP 643 does not let us trust here)
+    assert packages["dynamic-helper"].dependencies == ("tiny-dep",)
+    code, _, err = create(capsys, "--prefix", "env", "--lock", "pylock.toml")
+    assert code == 0, err
+    found = installed(tmp_path / "env")
+    assert found["static-helper"] == "1.0"
+    assert found["dynamic-helper"] == "2.0"
+    assert found["tiny-dep"] == "1.2"
 
 
 @needs_linux

@@ -477,6 +477,51 @@ def test_extra_index_adds_a_project_the_default_lacks_but_never_shadows_one(
     assert index_server.count("/simple/numpy/") == 0
 
 
+@pytest.mark.parametrize(
+    "default_files",
+    [
+        pytest.param(["win_amd64"], id="only-another-platform"),
+        pytest.param(["cp27"], id="only-another-python"),
+    ],
+)
+def test_a_project_the_default_index_lists_is_never_taken_from_an_extra_index(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    index_tree: FixtureIndex,
+    index_server: IndexServer,
+    default_files: list[str],
+) -> None:
+    # dependency confusion: the default index has a page for "victim", with no file this
+    # target can use; the extra index offers a newer one that would fit
+    default = build_pypi_index(tmp_path / "default")
+    for kind in default_files:
+        tags = "py3-none-win_amd64" if kind == "win_amd64" else "cp27-cp27mu-manylinux1_x86_64"
+        default.add_wheel("simple", "victim", "2.0", tags=tags)
+    default.write()
+    server = serve(default.root, default)
+    default_url = server.index_url()
+    try:
+        index_tree.add_wheel("simple", "victim", "99.0")
+        index_tree.write()
+        code, _, err = solve(
+            capsys,
+            default_url,
+            tmp_path / "cache",
+            *CU121,
+            "--with",
+            "victim",
+            "--extra-index-url",
+            index_server.index_url(),
+        )
+    finally:
+        server.stop()
+    assert code == 7, err
+    [line] = error_lines(err)
+    assert line.startswith("error: victim has no file for this target")
+    assert line.endswith(f"on {default_url}/victim/")
+    assert index_server.count("/simple/victim/") == 0
+
+
 def test_find_links_wins_over_the_index_for_its_projects(
     capsys: pytest.CaptureFixture[str], pypi_index: IndexServer, tmp_path: Path
 ) -> None:

@@ -146,24 +146,37 @@ def test_full_download_when_range_is_ignored(
     assert request.status == 200
 
 
-def test_sdist_only_version_has_no_wheel(
+def test_an_sdist_only_version_is_read_from_its_pkg_info(
     index_tree: FixtureIndex, index_server: IndexServer, make_client: MakeClient
 ) -> None:
-    index_tree.add_sdist("simple", "old", "0.1")
+    index_tree.add_sdist("simple", "old", "0.1", requires_dist=["static-dep"])
     index_tree.add_sdist("simple", "old", "0.2")
     index_tree.add_wheel("simple", "old", "0.2", requires_dist=["dep"])
     index_tree.write()
     client = make_client(index_server.index_url())
     artifacts = client.artifacts(canonicalize_name("old"))
+    # PKG-INFO 2.2 with nothing Dynamic: its Requires-Dist is the built wheel's (PEP 643)
     sdist_01 = _by_version(artifacts, "0.1")
-    with pytest.raises(PackageIndexError) as caught:
-        client.metadata(sdist_01)
-    assert str(caught.value).startswith("old 0.1 has no wheel")
-    assert "building sdists is not supported" in str(caught.value)
+    assert [r.name for r in client.metadata(sdist_01).requires_dist] == ["static-dep"]
+    # the same version's wheel stands for an sdist
     sdist_02 = next(
         a for a in artifacts if a.kind is ArtifactKind.SDIST and a.version == Version("0.2")
     )
     assert [r.name for r in client.metadata(sdist_02).requires_dist] == ["dep"]
+
+
+def test_a_dynamic_sdist_without_a_builder_says_it_must_be_built(
+    index_tree: FixtureIndex, index_server: IndexServer, make_client: MakeClient
+) -> None:
+    index_tree.add_sdist("simple", "dyn", "1.0", requires_dist=["a"], static=False)
+    index_tree.write()
+    client = make_client(index_server.index_url())
+    [sdist] = client.artifacts(canonicalize_name("dyn"))
+    with pytest.raises(PackageIndexError) as caught:
+        client.metadata(sdist)
+    message = str(caught.value)
+    assert message.startswith("dyn 1.0 must be built to learn its dependencies")
+    assert "PEP 643" in message
 
 
 # --- faults -------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from packaging.version import Version
 
 from tests.resolver.universe import LINUX_310, WINDOWS_310, Target
 from tests.support.memory_finder import ANY, LINUX_CP310, WIN_CP310, Dist, artifacts_of, dist
+from torchlock.artifacts import ArtifactKind
 from torchlock.errors import ResolutionError
 from torchlock.resolver.candidates import (
     ProjectNeed,
@@ -57,7 +58,6 @@ def test_releases_are_newest_first_and_know_why_they_are_unusable() -> None:
         None,
     ]
     assert releases.releases[0].requires_python == (SpecifierSet(">=3.12"),)
-    assert not releases.sdists_considered
 
 
 def test_the_target_decides_which_wheels_fit() -> None:
@@ -135,13 +135,16 @@ def test_the_variant_orders_its_builds_first() -> None:
     assert _versions(found)[0] == "2.1.2"
 
 
-def test_sdists_only_when_the_project_has_no_wheel() -> None:
+def test_a_versions_sdist_serves_when_no_wheel_of_it_fits() -> None:
+    # as pip and uv do: the newest version wins even when only its sdist fits
     only_sdists = _releases(dist("1.0", sdist=True))
-    assert only_sdists.sdists_considered
     assert _versions(candidates(only_sdists, [_need("pkg")])) == ["1.0"]
     mixed = _releases(dist("1.0", sdist=True), dist("0.9", wheels=(WIN_CP310,)))
-    assert not mixed.sdists_considered
-    assert candidates(mixed, [_need("pkg")]) == []
+    assert _versions(candidates(mixed, [_need("pkg")])) == ["1.0"]
+    # a version with a wheel and an sdist: the wheel first, the sdist after it
+    both = _releases(dist("2.0", wheels=(LINUX_CP310,)), dist("2.0", sdist=True))
+    kinds = [a.kind for a in both.releases[0].usable]
+    assert kinds == [ArtifactKind.WHEEL, ArtifactKind.SDIST]
 
 
 def test_need_texts_and_pins() -> None:

@@ -215,19 +215,27 @@ def test_the_highest_build_tag_wins_among_equally_ranked_wheels() -> None:
     assert len(pin.artifacts) == 2
 
 
-def test_sdists_are_used_only_for_a_project_without_any_wheel() -> None:
+def test_the_newest_version_wins_even_when_only_its_sdist_fits() -> None:
+    # pip's and uv's rule: a version's sdist serves the target when none of its wheels do
     finder = MemoryFinder(
         {
             "pure": [dist("1.0", sdist=True), dist("1.1", sdist=True)],
             "mixed": [dist("1.0"), dist("2.0", sdist=True)],
+            "wheeled": [dist("3.0"), dist("3.0", sdist=True)],
         }
     )
-    resolution = lock(finder, "pure", "mixed")
+    resolution = lock(finder, "pure", "mixed", "wheeled")
     assert resolution["pure"].version == Version("1.1")
     assert resolution["pure"].is_sdist
     assert resolution["pure"].artifact.kind is ArtifactKind.SDIST
-    assert resolution["mixed"].version == Version("1.0")
-    assert not resolution["mixed"].is_sdist
+    assert resolution["mixed"].version == Version("2.0")
+    assert resolution["mixed"].is_sdist
+    # with both, the wheel is the chosen file and the sdist is kept beside it
+    assert not resolution["wheeled"].is_sdist
+    assert [a.kind for a in resolution["wheeled"].artifacts] == [
+        ArtifactKind.WHEEL,
+        ArtifactKind.SDIST,
+    ]
 
 
 def test_extras_pull_in_their_dependencies() -> None:

@@ -107,9 +107,19 @@ class FixtureIndex:
         requires_python: str | None = None,
         yanked: str | None = None,
         metadata: bool = False,
+        static: bool = True,
+        built_requires_dist: Iterable[str] | None = None,
+        backend_prelude: str = "",
     ) -> IndexFile:
         path = build_sdist(
-            self.files, name, version, requires_dist=requires_dist, requires_python=requires_python
+            self.files,
+            name,
+            version,
+            requires_dist=requires_dist,
+            requires_python=requires_python,
+            static=static,
+            built_requires_dist=built_requires_dist,
+            backend_prelude=backend_prelude,
         )
         return self.add_file(
             index, name, path, yanked=yanked, metadata=metadata, requires_python=requires_python

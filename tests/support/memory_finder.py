@@ -138,6 +138,9 @@ class MemoryFinder:
     def source(self, project: NormalizedName) -> str:
         return f"{self.index.rstrip('/')}/{project}/"
 
+    def listed(self, project: NormalizedName) -> bool:
+        return bool(self.artifacts(project))
+
     def prefetch(self, projects: Iterable[NormalizedName], pick: Pick | None = None) -> None:
         names = tuple(projects)
         self.calls.append(("prefetch", ",".join(names)))

@@ -110,6 +110,72 @@ def build_wheel(
     return target
 
 
+# A PEP 517 backend in the sdist itself (``backend-path``), needing nothing but the standard
+# library: the tests build sdists with the real front ends (build, pip, uv) and no index.
+# It answers with the METADATA kept in ``_backend/METADATA`` (what the build "computes"),
+# which may differ from PKG-INFO, so that tests see which of the two was read.
+_BACKEND = """\
+import base64, hashlib, os, zipfile
+{prelude}
+HERE = os.path.dirname(os.path.abspath(__file__))
+NAME, VERSION, PACKAGE = {name!r}, {version!r}, {package!r}
+INFO = PACKAGE + "-" + VERSION + ".dist-info"
+WHEEL = (
+    "Wheel-Version: 1.0\\nGenerator: torchlock-tests\\n"
+    "Root-Is-Purelib: true\\nTag: py3-none-any\\n"
+)
+
+
+def _metadata():
+    with open(os.path.join(HERE, "METADATA"), encoding="utf-8") as handle:
+        return handle.read()
+
+
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+
+
+def get_requires_for_build_sdist(config_settings=None):
+    return []
+
+
+def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
+    folder = os.path.join(metadata_directory, INFO)
+    os.makedirs(folder)
+    with open(os.path.join(folder, "METADATA"), "w", encoding="utf-8") as handle:
+        handle.write(_metadata())
+    with open(os.path.join(folder, "WHEEL"), "w", encoding="utf-8") as handle:
+        handle.write(WHEEL)
+    return INFO
+
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    files = {{
+        PACKAGE + "/__init__.py": ("__version__ = %r\\n" % VERSION).encode(),
+        INFO + "/METADATA": _metadata().encode(),
+        INFO + "/WHEEL": WHEEL.encode(),
+    }}
+    record = []
+    for path, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append("%s,sha256=%s,%d" % (path, digest, len(data)))
+    record.append(INFO + "/RECORD,,")
+    files[INFO + "/RECORD"] = ("\\n".join(record) + "\\n").encode()
+    name = PACKAGE + "-" + VERSION + "-py3-none-any.whl"
+    with zipfile.ZipFile(os.path.join(wheel_directory, name), "w") as archive:
+        for path, data in files.items():
+            archive.writestr(path, data)
+    return name
+"""
+
+_PYPROJECT = """\
+[build-system]
+requires = []
+build-backend = "tl_backend"
+backend-path = ["_backend"]
+"""
+
+
 def build_sdist(
     directory: Path,
     name: str,
@@ -117,20 +183,49 @@ def build_sdist(
     *,
     requires_dist: Iterable[str] = (),
     requires_python: str | None = None,
+    static: bool = True,
+    built_requires_dist: Iterable[str] | None = None,
+    backend_prelude: str = "",
 ) -> Path:
-    """Write ``name-version.tar.gz`` with a PKG-INFO (not buildable: torchlock never builds)."""
+    """Write ``name-version.tar.gz``: a real sdist that pip, uv and ``build`` can build.
+
+    ``static``: PKG-INFO is Metadata-Version 2.2 with nothing Dynamic, so PEP 643 makes its
+    Requires-Dist the built wheel's; otherwise it is 2.1 and only the backend can tell.
+    The backend answers with ``built_requires_dist`` (default: ``requires_dist``);
+    ``backend_prelude`` is code the backend runs on import (``import torch``, say).
+    """
     directory.mkdir(parents=True, exist_ok=True)
     stem = f"{dist_name(name)}-{version}"
     pkg_info = metadata_text(
         name, version, requires_dist=requires_dist, requires_python=requires_python
-    ).encode()
+    )
+    if static:
+        pkg_info = pkg_info.replace("Metadata-Version: 2.1", "Metadata-Version: 2.2", 1)
+    built = metadata_text(
+        name,
+        version,
+        requires_dist=requires_dist if built_requires_dist is None else built_requires_dist,
+        requires_python=requires_python,
+    )
+    backend = _BACKEND.format(
+        prelude=backend_prelude, name=name, version=version, package=dist_name(name)
+    )
+    members = {
+        f"{stem}/PKG-INFO": pkg_info,
+        f"{stem}/pyproject.toml": _PYPROJECT,
+        f"{stem}/_backend/tl_backend.py": backend,
+        f"{stem}/_backend/METADATA": built,
+    }
     target = directory / f"{stem}.tar.gz"
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
-        entry = tarfile.TarInfo(f"{stem}/PKG-INFO")
-        entry.size = len(pkg_info)
-        entry.mtime = 1704067200
-        archive.addfile(entry, io.BytesIO(pkg_info))
+        for member, text in members.items():
+            data = text.encode()
+            entry = tarfile.TarInfo(member)
+            entry.size = len(data)
+            entry.mtime = 1704067200
+            entry.mode = 0o644
+            archive.addfile(entry, io.BytesIO(data))
     import gzip
 
     target.write_bytes(gzip.compress(buffer.getvalue(), mtime=0))

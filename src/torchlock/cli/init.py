@@ -33,6 +33,12 @@ from torchlock.target import Platform
 )
 @click.option("--torch", "torch_spec", metavar="SPEC", help="torch version or range.")
 @click.option("--variant", metavar="NAME", help="Force a build variant.")
+@click.option(
+    "--family",
+    metavar="torch[,torchvision][,torchaudio]",
+    help="Which of the torch family to lock, comma-separated: torch, torch,torchvision, "
+    "torch,torchaudio or all three. Default: all that the matrix pairs with the release.",
+)
 @click.option("--policy", default="compat", show_default=True, metavar="compat|strict")
 @click.option("--with", "with_reqs", multiple=True, metavar="REQ", help="Extra requirement.")
 @click.option(
@@ -51,6 +57,11 @@ from torchlock.target import Platform
 @click.option("--mirror", metavar="NAME", help="A named mirror.")
 @click.option("--conda-channel", multiple=True, metavar="NAME", help="Conda channel.")
 @click.option(
+    "--no-conda",
+    is_flag=True,
+    help="Lock without the conda base (the environment brings its own Python).",
+)
+@click.option(
     "--lock", "lock_name", metavar="NAME", help="The lock's file name (pylock.<name>.toml)."
 )
 @click.option("--force", is_flag=True, help="Replace an existing spec.")
@@ -62,6 +73,7 @@ def init(
     platforms: tuple[str, ...],
     torch_spec: str | None,
     variant: str | None,
+    family: str | None,
     policy: str,
     with_reqs: tuple[str, ...],
     project_dependencies: bool,
@@ -69,6 +81,7 @@ def init(
     extra_index_urls: tuple[str, ...],
     mirror: str | None,
     conda_channel: tuple[str, ...],
+    no_conda: bool,
     lock_name: str | None,
     force: bool,
 ) -> None:
@@ -80,6 +93,7 @@ def init(
     from torchlock.credentials import without_credentials
     from torchlock.lockfiles import spec as specs
     from torchlock.lockfiles.files import write_atomic
+    from torchlock.matrix.request import parse_family
 
     path = _target(spec_file)
     is_pyproject = path.name == specs.PYPROJECT
@@ -117,12 +131,14 @@ def init(
         policy=policy,
         driver=setting,
         gpu_cc=tuple(cc),
+        family=() if family is None else parse_family(family),
         requirements=tuple(requirements),
         project_dependencies=project_dependencies,
         index_url=None if index_url is None else without_credentials(index_url),
         extra_index_urls=tuple(map(without_credentials, extra_index_urls)),
         mirror=mirror,
         conda_channels=tuple(map(without_credentials, conda_channel)),
+        no_conda=no_conda,
         lock=lock_name,
     )
     # parse what is written, so that init never writes a spec solve would refuse

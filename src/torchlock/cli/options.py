@@ -13,8 +13,10 @@ import click
 from torchlock.errors import InputError
 
 if TYPE_CHECKING:
+    from torchlock.envs.sdist_build import IsolatedBuilder
     from torchlock.system.model import HostReport
     from torchlock.target import Platform
+    from torchlock.workflows.solving import IndexSettings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -169,3 +171,24 @@ def host_platform(os_name: str | None, arch_name: str | None) -> Platform:
                 hint="give --arch x86_64|aarch64",
             ) from None
     return Platform(os=target_os, arch=target_arch)
+
+
+def sdist_builder(settings: IndexSettings) -> IsolatedBuilder:
+    """The builder that asks an sdist's build backend for its wheel's metadata.
+
+    The backend runs on the Python torchlock runs on, in a fresh venv whose build
+    requirements come from the solve's default index (by uv when it is on PATH, else by pip).
+    """
+    import shutil
+
+    from torchlock.envs.sdist_build import IsolatedBuilder
+    from torchlock.system.runner import SubprocessRunner
+
+    return IsolatedBuilder(
+        runner=SubprocessRunner(),
+        python=sys.executable,
+        index_url=settings.default_index,
+        find_links=settings.find_links,
+        environ=os.environ,
+        uv=shutil.which("uv"),
+    )

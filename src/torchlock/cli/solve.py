@@ -15,6 +15,7 @@ from torchlock.cli.options import (
     detect_gpus,
     driver_setting,
     host_platform,
+    sdist_builder,
     selection_options,
 )
 from torchlock.errors import InputError
@@ -92,7 +93,19 @@ TORCH_INDEX_CHOICES = ("auto", "pytorch", "default")  # workflows.TorchIndex's v
     "Env: TORCHLOCK_NO_CONDA=1.",
 )
 @click.option(
+    "--family",
+    metavar="torch[,torchvision][,torchaudio]",
+    help="Which of the torch family to lock, comma-separated: torch, torch,torchvision, "
+    "torch,torchaudio or all three. Default: all that the matrix pairs with the release.",
+)
+@click.option(
     "--find-links", multiple=True, metavar="DIR", help="A local folder of wheels, searched first."
+)
+@click.option(
+    "--no-build",
+    is_flag=True,
+    help="Never run an sdist's build backend: an sdist whose PKG-INFO fixes its "
+    "dependencies (PEP 643) is still locked, any other one is an error.",
 )
 @click.option(
     "--trusted-host",
@@ -142,7 +155,9 @@ def solve_command(
     pytorch_index_url: str | None,
     channels: tuple[str, ...],
     no_conda: bool,
+    family: str | None,
     find_links: tuple[str, ...],
+    no_build: bool,
     trusted_host: tuple[str, ...],
     offline: bool,
     cache_dir: str | None,
@@ -172,6 +187,7 @@ def solve_command(
 
     from torchlock.cli.lockopts import load_spec
     from torchlock.lockfiles import spec as specs
+    from torchlock.matrix.request import parse_family
     from torchlock.workflows.selection import SelectionInputs
     from torchlock.workflows.solving import CondaSettings, SolveInputs, TorchIndex, solve
 
@@ -189,6 +205,7 @@ def solve_command(
             driver=driver,
             gpu_cc=gpu_cc,
             platforms=platforms,
+            family=() if family is None else parse_family(family),
             requirements=tuple(requirements),
             index_url=index_url,
             extra_index_urls=extra_index_urls,
@@ -237,10 +254,12 @@ def solve_command(
             selection=selection_inputs,
             platforms=targets,
             requirements=tuple(requirements),
+            family=wanted.family,
             indexes=settings,
             conda=conda,
         ),
         detect=detect_gpus,
+        builder=None if no_build else sdist_builder(settings),
     )
     if lock_path is not None:
         _write_lock(

@@ -35,6 +35,7 @@ from torchlock.envs.install import (
     BuildError,
     Fetcher,
     PlannedFile,
+    build_index,
     ensure_cached,
     installer_argv,
     plan_files,
@@ -261,7 +262,12 @@ def build_environment(request: BuildRequest, seams: Seams, reporter: Reporter) -
         requirements.write_text(requirements_text(cached), encoding="utf-8")
         _run(
             seams.runner,
-            installer_argv(python=str(python), requirements=requirements, uv=uv),
+            installer_argv(
+                python=str(python),
+                requirements=requirements,
+                uv=uv,
+                build_index=build_index(files),
+            ),
             "uv pip install" if uv else "pip install",
             INSTALL_TIMEOUT,
         )

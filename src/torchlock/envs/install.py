@@ -5,7 +5,9 @@ the download cache (content-addressed by sha256, so a second ``create`` download
 nothing), the requirements file with ``--hash`` lines, and the installer's command line:
 ``uv pip install --require-hashes --no-deps --no-index`` when uv is present, else the
 environment's own ``pip install --require-hashes --no-deps --no-index``. The installer
-never resolves anything and never reaches an index: every file is already in the cache.
+never resolves anything: every locked file is already in the cache. Only when the lock
+installs an sdist (no wheel of that package fits) does the installer reach the package's
+index, for the sdist's build requirements alone, which it builds as pip and uv do.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ class BuildError(TorchlockError):
 
 
 class PlannedFile(Struct, frozen=True, kw_only=True):
-    """One file the environment installs: the locked wheel for this host."""
+    """One file the environment installs: the locked wheel for this host, else the sdist."""
 
     project: str
     version: Version
@@ -44,24 +46,30 @@ class PlannedFile(Struct, frozen=True, kw_only=True):
     url: str
     sha256: str
     size: int | None = None
+    index: str | None = None  # the index the package is locked from
+
+    @property
+    def is_sdist(self) -> bool:
+        """The installer builds this file (no wheel of the package fits the host)."""
+        return not self.filename.endswith(".whl")
 
 
 def plan_files(lock: LockLike, platform: str) -> tuple[PlannedFile, ...]:
-    """The wheel of each package that target ``platform`` installs, sorted by project.
+    """The file of each package that target ``platform`` installs, sorted by project.
 
-    Raises InputError when the lock has no such target, or a package has no wheel that
-    runs here (torchlock installs wheels only: it never builds an sdist).
+    The best wheel for the target, else the package's sdist (which the installer builds).
+    Raises InputError when the lock has no such target, or a package has no file for it.
     """
     lock.target(platform)
     planned = []
     for package in lock.packages_for(platform):
-        files = [f for f in package.files_for(platform, lock.python) if f.name.endswith(".whl")]
+        files = list(package.files_for(platform, lock.python))
         if not files:
             raise InputError(
-                f"the lock has no wheel of {package.name} {package.version} for {platform} "
-                f"and Python {lock.python}",
+                f"the lock has no wheel or sdist of {package.name} {package.version} for "
+                f"{platform} and Python {lock.python}",
                 evidence=[f"its files: {', '.join(f.name for f in package.files) or 'none'}"],
-                hint="torchlock installs wheels only; solve again for this platform",
+                hint="solve again for this platform",
             )
         best = files[0]
         planned.append(
@@ -72,6 +80,7 @@ def plan_files(lock: LockLike, platform: str) -> tuple[PlannedFile, ...]:
                 url=best.url,
                 sha256=best.sha256.lower(),
                 size=best.size,
+                index=package.index,
             )
         )
     return tuple(sorted(planned, key=lambda p: p.project))
@@ -164,8 +173,28 @@ def requirements_text(files: Sequence[tuple[PlannedFile, Path]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def installer_argv(*, python: str, requirements: Path, uv: str | None) -> list[str]:
-    """Install the requirements file into the environment of ``python``, nothing else."""
+def build_index(files: Sequence[PlannedFile]) -> str | None:
+    """The index the installer may ask for build requirements: None when nothing is built.
+
+    The index of the first sdist's package (sorted by project); an sdist's build backend
+    (setuptools, hatchling, ...) comes from where the sdist itself was locked from.
+    """
+    for planned in files:
+        if planned.is_sdist and planned.index:
+            return planned.index
+    return None
+
+
+def installer_argv(
+    *, python: str, requirements: Path, uv: str | None, build_index: str | None = None
+) -> list[str]:
+    """Install the requirements file into the environment of ``python``, nothing else.
+
+    ``build_index``: where build requirements of locked sdists come from; None keeps the
+    installer off every index (``--no-index``). Either way ``--no-deps`` keeps it from
+    resolving: the index serves a build environment only, never a package of the lock.
+    """
+    source = ["--no-index"] if build_index is None else ["--index-url", build_index]
     if uv is not None:
         return [
             uv,
@@ -176,7 +205,7 @@ def installer_argv(*, python: str, requirements: Path, uv: str | None) -> list[s
             python,
             "--require-hashes",
             "--no-deps",
-            "--no-index",
+            *source,
             "--quiet",
             "-r",
             str(requirements),
@@ -191,7 +220,7 @@ def installer_argv(*, python: str, requirements: Path, uv: str | None) -> list[s
         "--no-input",
         "--require-hashes",
         "--no-deps",
-        "--no-index",
+        *source,
         "--no-compile",
         "--quiet",
         "-r",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import shutil
 import sys
 import threading
 import time
@@ -41,6 +42,7 @@ from torchlock.index.pages import (
     parse_page,
     wheel_filter,
 )
+from torchlock.index.sdists import SdistBuilder, is_static, read_pkg_info
 from torchlock.index.urls import check_index_url, origin, redact, split_credentials
 
 if TYPE_CHECKING:
@@ -69,6 +71,9 @@ class Routing(Struct, frozen=True, kw_only=True):
 
     default_index: str
     indexes: Mapping[str, str] = field(default_factory=dict)
+    # Projects asked at another index first (the torch ecosystem at the PyTorch variant
+    # index): when that index does not list the project at all (404), the default answers.
+    first_indexes: Mapping[str, str] = field(default_factory=dict)
     extra_indexes: tuple[str, ...] = ()
     find_links: tuple[Path, ...] = ()
     # Index URLs that are one flat HTML listing of files for every project (pip's
@@ -78,10 +83,27 @@ class Routing(Struct, frozen=True, kw_only=True):
     def __post_init__(self) -> None:
         normal = {canonicalize_name(k): v for k, v in self.indexes.items()}
         force_setattr(self, "indexes", normal)
+        first = {canonicalize_name(k): v for k, v in self.first_indexes.items()}
+        force_setattr(self, "first_indexes", first)
         force_setattr(self, "find_links", tuple(Path(p) for p in self.find_links))
 
     def index_for(self, project: str) -> str:
-        return self.indexes.get(canonicalize_name(project), self.default_index)
+        """The index asked first for ``project``."""
+        name = canonicalize_name(project)
+        return self.indexes.get(name) or self.first_indexes.get(name) or self.default_index
+
+    def asked_in_order(self, project: str) -> tuple[str, ...]:
+        """The indexes that may serve ``project``, in the order they are asked.
+
+        The first one whose page exists serves it, even when that page lists no file for
+        the target: only a missing page (404) lets the next one answer.
+        """
+        name = canonicalize_name(project)
+        pinned = self.indexes.get(name)
+        if pinned is not None:
+            return (pinned,)
+        first = self.first_indexes.get(name)
+        return (*([first] if first is not None else []), self.default_index, *self.extra_indexes)
 
 
 class Timeouts(Struct, frozen=True, kw_only=True):
@@ -237,8 +259,12 @@ class IndexClient:
         sleep: Callable[[float], None] = time.sleep,
         workers: int = 8,
         tags: Sequence[Tag] | None = None,
+        sdist_builder: SdistBuilder | None = None,
     ) -> None:
         self.routing = routing
+        # Runs an sdist's build backend when its PKG-INFO does not settle its dependencies
+        # (PEP 643); None: such an sdist is an error that says so.
+        self._sdist_builder = sdist_builder
         # Only the target's wheels (and sdists) are parsed from a page; None: every file.
         self._accept = None if tags is None else wheel_filter(tags)
         # URL -> sha256 of the body of every project page an answer was built from
@@ -268,11 +294,13 @@ class IndexClient:
         self._executor: _Workers | None = None
         self._closed = False
         self._credentials: dict[str, tuple[str, str] | None] = {}
+        self._served: dict[NormalizedName, str] = {}  # project -> the index whose page it is
         # (scheme, netloc) of the URLs check_index_url allowed: a solve sends dozens of
         # requests to one or two hosts
         self._allowed: set[tuple[str, str]] = set()
         self._clean: dict[str, str] = {}
-        for url in (routing.default_index, *routing.indexes.values(), *routing.extra_indexes):
+        every = (*routing.indexes.values(), *routing.first_indexes.values())
+        for url in (routing.default_index, *every, *routing.extra_indexes):
             clean, credentials = split_credentials(url)
             self._clean[url] = clean
             if credentials is not None:
@@ -299,16 +327,21 @@ class IndexClient:
             cell.run(lambda: self._read_metadata(artifact))
         return cell.get()
 
+    def listed(self, project: NormalizedName | str) -> bool:
+        """Whether a folder or index has ``project`` (its page exists, fitting files or not)."""
+        name = canonicalize_name(project)
+        return name in self._served or bool(self.artifacts(name))
+
     def source(self, project: NormalizedName | str) -> str:
-        """The pages (or folders) asked for ``project``, in order, credentials redacted."""
+        """The page that served ``project`` (else the pages and folders asked, in order),
+        credentials redacted."""
         name = canonicalize_name(project)
         asked = [str(folder) for folder in self.routing.find_links]
-        index = self.routing.index_for(name)
-        clean = self._clean.get(index, index)
-        asked.append(clean if index in self.routing.flat_indexes else self.page_url(name))
-        if name not in self.routing.indexes:
-            for extra in self.routing.extra_indexes:
-                asked.append(f"{self._clean.get(extra, extra).rstrip('/')}/{name}/")
+        served = self._served.get(name)
+        for index in (served,) if served is not None else self.routing.asked_in_order(name):
+            clean = self._clean.get(index, index)
+            flat = index in self.routing.flat_indexes
+            asked.append(clean if flat else f"{clean.rstrip('/')}/{name}/")
         return ", then ".join(redact(url) for url in asked)
 
     def prefetch(
@@ -389,22 +422,22 @@ class IndexClient:
         if local:
             log.debug("%s: %d files from find-links folders", project, len(local))
             return local
-        index = self.routing.index_for(project)
-        found = self._fetch_page(
-            self._clean.get(index, index), project, flat=index in self.routing.flat_indexes
-        )
-        if found or project in self.routing.indexes:
-            return found
-        for extra in self.routing.extra_indexes:
-            found = self._fetch_page(self._clean.get(extra, extra), project)
-            if found:
-                log.debug("%s: from the extra index %s", project, redact(extra))
+        for index in self.routing.asked_in_order(project):
+            found = self._fetch_page(
+                self._clean.get(index, index), project, flat=index in self.routing.flat_indexes
+            )
+            if found is not None:  # this index has the project: it alone serves it
+                if index != self.routing.default_index:
+                    log.debug("%s: from %s", project, redact(index))
+                with self._lock:
+                    self._served[project] = index
                 return found
-        return found
+        return ()
 
     def _fetch_page(
         self, index: str, project: NormalizedName, *, flat: bool = False
-    ) -> tuple[Artifact, ...]:
+    ) -> tuple[Artifact, ...] | None:
+        """The files ``index`` lists for ``project`` that may fit; None when it has no page."""
         url = index if flat else f"{index.rstrip('/')}/{project}/"
         self._check(url)
         cached = self._cache.load_page(url) if self._cache is not None else None
@@ -433,7 +466,7 @@ class IndexClient:
             return self._parse(page, project, index)
         if reply.status == 404:
             log.info("%s: not on %s", project, redact(index))
-            return ()
+            return None
         if reply.status != 200:
             raise self._status_error("project page", url, reply)
         content_type = reply.headers.get("content-type", "")
@@ -487,19 +520,11 @@ class IndexClient:
     # -- metadata ------------------------------------------------------------------------
 
     def _read_metadata(self, artifact: Artifact) -> CoreMetadata:
-        if artifact.kind is ArtifactKind.SDIST and not artifact.has_metadata:
+        if artifact.kind is ArtifactKind.SDIST:
             wheel = self._wheel_of_same_version(artifact)
-            if wheel is None:
-                raise PackageIndexError(
-                    f"{artifact.project} {artifact.version} has no wheel",
-                    evidence=[
-                        f"only the sdist {artifact.filename}, without PEP 658 metadata",
-                        f"listed by {redact(artifact.index)}",
-                    ],
-                    hint="building sdists is not supported: pin a version that has wheels, "
-                    "or put a wheel in a --find-links folder",
-                )
-            return self.metadata(wheel)
+            if wheel is not None:  # a wheel of the same version has the same metadata
+                return self.metadata(wheel)
+            return self._sdist_metadata(artifact)
         if artifact.url.startswith("file:"):
             return self._local_metadata(artifact)
         key = metadata_key(artifact.sha256, artifact.url)
@@ -524,17 +549,90 @@ class IndexClient:
             )
         text = self._pep658(artifact) if artifact.has_metadata else None
         if text is None:
-            if artifact.kind is not ArtifactKind.WHEEL:
-                raise PackageIndexError(
-                    f"{artifact.project} {artifact.version} has no wheel",
-                    evidence=[f"the metadata advertised for {artifact.filename} is missing"],
-                    hint="building sdists is not supported: pin a version that has wheels",
-                )
             text = self._wheel_metadata(artifact)
         found = self._checked(parse_metadata(text, source=artifact.filename), artifact)
         if self._cache is not None:
             self._cache.store_metadata(key, text.encode("utf-8"))
         return found
+
+    def _sdist_metadata(self, artifact: Artifact) -> CoreMetadata:
+        """An sdist's metadata: its PKG-INFO where PEP 643 makes it static, else built.
+
+        The sdist is read only after its bytes matched the sha256 the index gave, and what
+        is learnt from it is cached under that verified hash.
+        """
+        key = metadata_key(artifact.sha256, artifact.url)
+        if self._cache is not None and artifact.sha256:
+            cached = self._cache.load_metadata(key)
+            if cached is not None:
+                self._count(cache_hits=1)
+                return self._checked(parse_metadata(decode(cached)), artifact)
+        if self._offline and not artifact.url.startswith("file:"):
+            raise PackageIndexError(
+                f"offline, and the metadata of {artifact.filename} is not in the cache",
+                evidence=[f"file: {redact(artifact.url)}"],
+                hint=OFFLINE_HINT,
+            )
+        import tempfile  # only sdists pay for it
+
+        with tempfile.TemporaryFile() as sink:
+            self._sdist_bytes(artifact, sink)
+            sink.seek(0)
+            text = read_pkg_info(sink, filename=artifact.filename)
+            found = None if text is None else parse_metadata(text, source=artifact.filename)
+            if found is None or not is_static(found):
+                if self._sdist_builder is None:
+                    raise PackageIndexError(
+                        f"{artifact.project} {artifact.version} must be built to learn its "
+                        "dependencies",
+                        evidence=[
+                            f"only the sdist {artifact.filename} fits the target, and its "
+                            "PKG-INFO does not fix its dependencies (PEP 643)",
+                        ],
+                        hint="pin a version that has wheels, or allow building sdists",
+                    )
+                sink.seek(0)
+                text = self._sdist_builder.wheel_metadata(sink, artifact)
+                found = parse_metadata(text, source=f"the wheel built from {artifact.filename}")
+        found = self._checked(found, artifact)
+        if self._cache is not None and artifact.sha256 and text is not None:
+            self._cache.store_metadata(key, text.encode("utf-8"))
+        return found
+
+    def _sdist_bytes(self, artifact: Artifact, sink: IO[bytes]) -> None:
+        """The sdist's bytes into ``sink``, checked against the sha256 the index gave."""
+        if artifact.url.startswith("file:"):
+            try:
+                with self._local_path(artifact).open("rb") as handle:
+                    shutil.copyfileobj(handle, sink)
+            except OSError as exc:
+                raise PackageIndexError(
+                    f"cannot read sdist {artifact.filename}", evidence=[str(exc)]
+                ) from None
+        else:
+            reply = self._send(artifact.url, {"Accept-Encoding": "identity"}, sink=sink)
+            if reply.status != 200:
+                raise self._status_error("sdist", artifact.url, reply)
+        if artifact.sha256:
+            sink.seek(0)
+            digest = hashlib.sha256()
+            for block in iter(lambda: sink.read(1 << 20), b""):
+                digest.update(block)
+            if digest.hexdigest() != artifact.sha256.lower():
+                raise PackageIndexError(
+                    f"hash mismatch for {artifact.filename}",
+                    evidence=[
+                        f"the index advertises sha256={artifact.sha256}",
+                        f"{redact(artifact.url)} has sha256={digest.hexdigest()}",
+                    ],
+                    hint="the index or a proxy served a damaged file; try again later",
+                )
+
+    def _local_path(self, artifact: Artifact) -> Path:
+        path = Path(unquote(urlsplit(artifact.url).path))
+        if sys.platform == "win32" and str(path).startswith("\\"):
+            path = Path(str(path).lstrip("\\"))
+        return path
 
     def _wheel_of_same_version(self, sdist: Artifact) -> Artifact | None:
         for candidate in self.artifacts(sdist.project):
@@ -554,15 +652,7 @@ class IndexClient:
         return found
 
     def _local_metadata(self, artifact: Artifact) -> CoreMetadata:
-        path = Path(unquote(urlsplit(artifact.url).path))
-        if sys.platform == "win32" and str(path).startswith("\\"):
-            path = Path(str(path).lstrip("\\"))
-        if artifact.kind is not ArtifactKind.WHEEL:
-            raise PackageIndexError(
-                f"{artifact.project} {artifact.version} has no wheel",
-                evidence=[f"only the sdist {path}"],
-                hint="building sdists is not supported: put a wheel in the --find-links folder",
-            )
+        path = self._local_path(artifact)
         try:
             with path.open("rb") as handle:
                 text = read_wheel_metadata(handle, source=str(path), project=artifact.project)

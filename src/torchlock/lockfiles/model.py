@@ -148,6 +148,7 @@ class LockInputs(Struct, frozen=True, kw_only=True):
     policy: str = "compat"
     driver: str = "auto"  # VERSION, "none" or "auto"
     gpu_cc: tuple[str, ...] = ()
+    family: tuple[str, ...] = ()  # the torch family members locked; empty: all the matrix pairs
     requirements: tuple[Requirement, ...] = ()
     index_url: str | None = None
     extra_index_urls: tuple[str, ...] = ()  # asked, in order, for what the default lacks
@@ -178,6 +179,8 @@ class LockInputs(Struct, frozen=True, kw_only=True):
             "policy": self.policy,
             "driver": self.driver,
             "gpu-cc": list(self.gpu_cc),
+            # left out when empty, so locks solved before this key existed keep their digest
+            "family": list(self.family) or None,
             "requirements": sorted(str(r) for r in self.requirements),
             "index-url": self.index_url,
             # left out when empty, so locks solved before this key existed keep their digest

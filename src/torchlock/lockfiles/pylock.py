@@ -395,6 +395,7 @@ def _inputs(reader: _Reader, table: dict[str, Any]) -> LockInputs:
         policy=reader.get(table, "policy", str, where),
         driver=reader.get(table, "driver", str, where),
         gpu_cc=reader.strings(table, "gpu-cc", where),
+        family=reader.strings(table, "family", where),
         requirements=requirements,
         index_url=reader.optional(table, "index-url", str, where),
         extra_index_urls=reader.strings(table, "extra-index-urls", where),

@@ -36,7 +36,7 @@ _STRINGS = (
     "pytorch-index-url",
     "lock",
 )
-_LISTS = ("gpu-cc", "platforms", "requirements", "extra-index-urls", "conda-channels")
+_LISTS = ("gpu-cc", "platforms", "family", "requirements", "extra-index-urls", "conda-channels")
 _FLAGS = ("project-dependencies", "no-conda")
 KEYS = frozenset((*_STRINGS, *_LISTS, *_FLAGS))
 
@@ -51,6 +51,7 @@ class ProjectSpec(Struct, frozen=True, kw_only=True):
     driver: str | None = None
     gpu_cc: tuple[str, ...] = ()
     platforms: tuple[str, ...] = ()
+    family: tuple[str, ...] = ()  # torch family members to lock; empty: all the matrix pairs
     requirements: tuple[Requirement, ...] = ()
     project_dependencies: bool = False  # add [project].dependencies of pyproject.toml
     index_url: str | None = None
@@ -76,6 +77,7 @@ class ProjectSpec(Struct, frozen=True, kw_only=True):
             "policy": self.policy,
             "driver": self.driver,
             "gpu-cc": list(self.gpu_cc) or None,
+            "family": list(self.family) or None,
             "requirements": [str(r) for r in self.requirements] or None,
             "project-dependencies": self.project_dependencies or None,
             "index-url": self.index_url,
@@ -248,7 +250,7 @@ def _check_values(values: Mapping[str, Any], path: str, where: str) -> None:
     """Each value as the command that takes it would check it, named by its key in the spec
     (a bad value found later would read like a bad flag the user never gave)."""
     from torchlock.matrix.model import Variant
-    from torchlock.matrix.request import parse_policy, parse_torch_spec
+    from torchlock.matrix.request import parse_family, parse_policy, parse_torch_spec
     from torchlock.target import ComputeCapability, DriverVersion, PythonVersion
 
     def driver(text: str) -> object:
@@ -282,6 +284,7 @@ def _check_values(values: Mapping[str, Any], path: str, where: str) -> None:
         "torch_index": torch_index,
         "index_url": url,
         "pytorch_index_url": url,
+        "family": parse_family,
     }
     each: dict[str, Any] = {"gpu_cc": ComputeCapability.parse, "extra_index_urls": url}
     for key, value in values.items():
@@ -414,6 +417,7 @@ def lock_inputs(
         policy=spec.policy or "compat",
         driver=spec.driver or driver,
         gpu_cc=spec.gpu_cc,
+        family=spec.family,
         requirements=requirements,
         index_url=spec.index_url,
         extra_index_urls=spec.extra_index_urls,

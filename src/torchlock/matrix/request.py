@@ -35,6 +35,31 @@ def parse_torch_spec(text: str) -> SpecifierSet:
         ) from None
 
 
+FAMILY = ("torch", "torchvision", "torchaudio")
+
+
+def parse_family(names: str | Sequence[str]) -> tuple[str, ...]:
+    """The torch family members to lock, in FAMILY order; ``torch`` must be one of them.
+
+    ``names`` is a comma-separated text (``torch,torchvision``) or a sequence of names.
+    Empty means the whole family the matrix pairs with the release.
+    """
+    items = names.split(",") if isinstance(names, str) else list(names)
+    wanted = [item.strip().lower() for item in items if item.strip()]
+    unknown = [name for name in wanted if name not in FAMILY]
+    if unknown:
+        raise InputError(
+            f"unknown torch family member {unknown[0]!r}",
+            hint="give torch, torchvision and/or torchaudio, e.g. torch,torchvision",
+        )
+    if wanted and "torch" not in wanted:
+        raise InputError(
+            f"the torch family {','.join(wanted)!r} leaves out torch",
+            hint="torch is always locked: give torch, torch,torchvision or torch,torchaudio",
+        )
+    return tuple(name for name in FAMILY if name in wanted)
+
+
 def parse_policy(text: str) -> Policy:
     try:
         return Policy(text.strip().lower())

@@ -132,11 +132,14 @@ class ProjectReleases(Struct, frozen=True, kw_only=True):
 
     project: NormalizedName
     releases: tuple[Release, ...]
-    sdists_considered: bool  # the project has no wheel at all, so its sdists are candidates
 
     @property
     def versions(self) -> tuple[Version, ...]:
         return tuple(r.version for r in self.releases)
+
+
+# After every wheel tag rank: a version's sdist is its last resort.
+_SDIST_RANK = 1 << 30
 
 
 def _build_key(artifact: Artifact) -> tuple[int, str]:
@@ -149,11 +152,11 @@ def evaluate_project(
     """Group ``artifacts`` by version and keep, per version, the files that fit the target.
 
     Wheels are ranked by the target's tag order, then by highest build tag; the file name
-    breaks the remaining ties, so the input order never matters. Sdists count only when
-    the project lists no wheel at all.
+    breaks the remaining ties, so the input order never matters. A version's sdist comes
+    after its wheels: it serves the target when no wheel does, as with pip and uv (the
+    newest version wins even when only its sdist fits, and is then built).
     """
     files = sorted(artifacts, key=attrgetter("filename"))
-    sdists_considered = not any(a.kind is ArtifactKind.WHEEL for a in files)
     by_version: dict[Version, list[Artifact]] = {}
     for artifact in files:
         by_version.setdefault(artifact.version, []).append(artifact)
@@ -167,10 +170,8 @@ def evaluate_project(
                 rank = facts.rank(artifact)
                 if rank is None:
                     continue
-            elif sdists_considered:
-                rank = 0
             else:
-                continue
+                rank = _SDIST_RANK
             if facts.python_accepts(artifact.requires_python):
                 usable.append((rank, artifact))
             else:
@@ -185,9 +186,7 @@ def evaluate_project(
                 requires_python=tuple(SpecifierSet(s) for s in sorted(excluded)),
             )
         )
-    return ProjectReleases(
-        project=project, releases=tuple(releases), sdists_considered=sdists_considered
-    )
+    return ProjectReleases(project=project, releases=tuple(releases))
 
 
 # --- requirements and candidates as the resolver sees them ---------------------------------

@@ -201,6 +201,14 @@ class _Explainer:
         releases = self.provider.releases(need.project)
         facts = self.provider.facts
         chain = (self.chain_line(need, parent),) if parent is not None else ()
+        if not releases.releases and self.provider.finder.listed(need.project):
+            return Finding(
+                headline=f"{need.project} has no file for this target ({facts.describe()}) on "
+                f"{self.provider.finder.source(need.project)}",
+                evidence=chain,
+                hint="that index alone serves the project: lock for another Python or "
+                "platform, or use an index (or --find-links folder) with builds for it",
+            )
         if not releases.releases:
             return Finding(
                 headline=f"{need.project} is not on the index: "

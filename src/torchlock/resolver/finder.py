@@ -33,6 +33,10 @@ class Finder(Protocol):
         credentials redacted; the folders, for a wheelhouse)."""
         ...
 
+    def listed(self, project: NormalizedName) -> bool:
+        """Whether an index (or folder) has a page for ``project``, fitting files or not."""
+        ...
+
     def prefetch(self, projects: Iterable[NormalizedName], pick: Pick | None = None) -> None:
         """A hint: these projects' pages will be asked for soon (fetch them in parallel).
 

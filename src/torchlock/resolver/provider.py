@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from packaging.utils import NormalizedName
 
 from torchlock.artifacts import Artifact, CoreMetadata
+from torchlock.matrix.ecosystem import is_variant_label
 from torchlock.resolver.candidates import (
     NO_VARIANT,
     PYTHON,
@@ -58,11 +59,13 @@ class Provider(_ProviderBase):
         facts: TargetFacts,
         variant: str | None,
         variant_projects: frozenset[NormalizedName],
+        variant_bound: frozenset[NormalizedName] = frozenset(),
     ) -> None:
         self.finder = finder
         self.facts = facts
         self.variant = variant
         self.variant_projects = variant_projects
+        self.variant_bound = variant_bound - variant_projects
         self._releases: dict[NormalizedName, ProjectReleases] = {}
         self._metadata: dict[Artifact, CoreMetadata] = {}
         self._dependencies: dict[ProjectCandidate, tuple[Need, ...]] = {}
@@ -148,7 +151,7 @@ class Provider(_ProviderBase):
                 releases = evaluate_project(project, artifacts, self.facts)
                 self._releases.setdefault(project, releases)
             variant = self.variant_label if project in self.variant_projects else None
-            found = candidates(releases, wanted, variant=variant)
+            found = self._of_this_variant(project, candidates(releases, wanted, variant=variant))
             if found:
                 self.dependencies(found[0])
             return None
@@ -158,7 +161,21 @@ class Provider(_ProviderBase):
     def candidates_for(self, needs: Sequence[ProjectNeed]) -> list[ProjectCandidate]:
         project = needs[0].project
         variant = self.variant_label if project in self.variant_projects else None
-        return candidates(self.releases(project), needs, variant=variant)
+        return self._of_this_variant(
+            project, candidates(self.releases(project), needs, variant=variant)
+        )
+
+    def _of_this_variant(
+        self, project: NormalizedName, found: list[ProjectCandidate]
+    ) -> list[ProjectCandidate]:
+        """``found`` less the builds of a variant-bound project labelled for another variant."""
+        if project not in self.variant_bound or self.variant is None:
+            return found
+        return [
+            c
+            for c in found
+            if not is_variant_label(c.version.local) or c.version.local == self.variant
+        ]
 
     # --- resolvelib's interface -----------------------------------------------------------
 

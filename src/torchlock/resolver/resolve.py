@@ -32,13 +32,17 @@ def resolve(
     python_version: Version,
     variant: str | None = None,
     variant_projects: frozenset[NormalizedName] = frozenset(),
+    variant_bound: frozenset[NormalizedName] = frozenset(),
     max_rounds: int = 2000,
 ) -> Resolution:
     """Pin one version of every project the root requirements need on the target.
 
     ``environment``, ``tags`` and ``python_version`` describe the target, never the host.
     With ``variant_projects``, every pinned build of those projects carries the local label
-    ``variant`` (``2.1.2+cu121``), or none when ``variant`` is None.
+    ``variant`` (``2.1.2+cu121``), or none when ``variant`` is None. A project of
+    ``variant_bound`` (the torch ecosystem: xformers, torchao, ...) never gets a build
+    labelled for another variant (``+cu118`` beside a cu126 torch); unlabelled builds of
+    it count, as the variant's index serves them.
 
     Raises :class:`~torchlock.errors.ResolutionError` when no such set exists (the message
     says through which chain), :class:`~torchlock.errors.InputError` for a requirement the
@@ -58,6 +62,7 @@ def resolve(
         facts=facts,
         variant=variant,
         variant_projects=frozenset(variant_projects),
+        variant_bound=frozenset(variant_bound),
     )
     reporter = Reporter()
     needs: list[Need] = list(roots)

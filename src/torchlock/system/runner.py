@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from msgspec import Struct
@@ -75,7 +75,14 @@ _POSIX = sys.platform != "win32"
 class Runner(Protocol):
     """Runs a program and reports what happened; never raises for the program's sake."""
 
-    def run(self, argv: Sequence[str], *, timeout: float) -> RunResult: ...
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout: float,
+        cwd: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> RunResult: ...
 
 
 class SubprocessRunner:
@@ -83,11 +90,21 @@ class SubprocessRunner:
     output captured and decoded; a timeout, or torchlock being interrupted, ends the whole
     group, so that a hung ``nvidia-smi`` leaves no helper of its behind."""
 
-    def run(self, argv: Sequence[str], *, timeout: float) -> RunResult:
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout: float,
+        cwd: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> RunResult:
+        """Run ``argv`` in ``cwd`` (default: ours) with ``env`` (default: ours)."""
         args = tuple(argv)
         try:
             proc = subprocess.Popen(
                 args,
+                cwd=cwd,
+                env=None if env is None else dict(env),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,

@@ -321,6 +321,7 @@ def resolve_build(
             ),
             platforms=tuple(Platform.parse(p) for p in lock.platforms),
             requirements=tuple(Requirement(str(r)) for r in locked.requirements),
+            family=locked.family,
             indexes=settings,
         ),
         detect=detect,

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from packaging.requirements import Requirement
 
     from torchlock.envs.conda_rattler import CondaRecord
+    from torchlock.index.sdists import SdistBuilder
     from torchlock.resolver.result import Resolution
 
 # --- solve -------------------------------------------------------------------------------
@@ -63,6 +64,7 @@ class SolveInputs(Struct, frozen=True, kw_only=True):
     selection: SelectionInputs
     platforms: tuple[Platform, ...]  # targets; empty: the selection's platform
     requirements: tuple[Requirement, ...] = ()  # the user's own, besides the torch triple
+    family: tuple[str, ...] = ()  # the torch family members to lock; empty: all that pair
     indexes: IndexSettings
     conda: CondaSettings | None = None  # None: no conda base is solved
 
@@ -84,9 +86,19 @@ class Solution(Struct, frozen=True, kw_only=True):
     pages: Mapping[str, str] = field(default_factory=dict)  # URL -> sha256 of what was used
 
 
-def solve(inputs: SolveInputs, *, detect: Detect, http: Any = None) -> Solution:
+def solve(
+    inputs: SolveInputs,
+    *,
+    detect: Detect,
+    http: Any = None,
+    builder: SdistBuilder | None = None,
+) -> Solution:
     """Choose the build, then resolve the whole closure for each target platform (and its
-    conda base, when ``inputs.conda`` asks for one)."""
+    conda base, when ``inputs.conda`` asks for one).
+
+    ``builder`` learns the dependencies of an sdist whose PKG-INFO does not fix them (PEP
+    643) from its build backend; without one, such an sdist is an error that says so.
+    """
     _check_indexes(inputs.indexes)  # a refused or malformed index fails before any request
     selection = choose_build(inputs.selection, detect=detect)
     platforms = inputs.platforms or (inputs.selection.platform,)
@@ -100,7 +112,7 @@ def solve(inputs: SolveInputs, *, detect: Detect, http: Any = None) -> Solution:
     for platform in platforms:
         candidate = _candidate_for(selection, inputs.selection, platform, detect)
         torch_index, variant = _torch_source(candidate, platform, settings)
-        requirements = [*_triple(candidate), *(str(r) for r in inputs.requirements)]
+        requirements = [*_triple(candidate, inputs.family), *(str(r) for r in inputs.requirements)]
         query = _TargetQuery(
             requirements=tuple(requirements),
             python=python,
@@ -114,7 +126,7 @@ def solve(inputs: SolveInputs, *, detect: Detect, http: Any = None) -> Solution:
         if reused is not None:
             resolution, used = reused
         else:
-            resolution, used, made = _resolve_target(query, http)
+            resolution, used, made = _resolve_target(query, http, builder)
             requests += made
             _remember(settings, key, used, resolution)
         pages_used.update(used)
@@ -172,7 +184,9 @@ class _TargetQuery(Struct, frozen=True, kw_only=True):
     torch_index: str | None  # the torch family's index; None: the default index
 
 
-def _resolve_target(query: _TargetQuery, http: Any) -> tuple[Resolution, dict[str, str], int]:
+def _resolve_target(
+    query: _TargetQuery, http: Any, builder: SdistBuilder | None
+) -> tuple[Resolution, dict[str, str], int]:
     """(resolution, the pages it was built from, HTTP requests made) for one target."""
     requirements, python, platform = query.requirements, query.python, query.platform
     settings, torch_index = query.settings, query.torch_index
@@ -181,12 +195,17 @@ def _resolve_target(query: _TargetQuery, http: Any) -> tuple[Resolution, dict[st
 
     from torchlock.index.client import IndexClient, Routing
     from torchlock.index.tags import marker_environment, supported_tags
+    from torchlock.matrix.ecosystem import load_ecosystem
     from torchlock.resolver.resolve import resolve
 
     tags = supported_tags(python, platform.key)
+    ecosystem = load_ecosystem()
     routing = Routing(
         default_index=settings.default_index,
         indexes={} if torch_index is None else dict.fromkeys(TORCH_FAMILY, torch_index),
+        # the packages the PyTorch index builds per variant come from the same index as
+        # torch, where it has them (data/ecosystem.json)
+        first_indexes={} if torch_index is None else dict.fromkeys(ecosystem.routed, torch_index),
         extra_indexes=settings.extra_index_urls,
         find_links=settings.find_links,
     )
@@ -199,6 +218,7 @@ def _resolve_target(query: _TargetQuery, http: Any) -> tuple[Resolution, dict[st
         netrc_path=settings.netrc_path,
         ca_file=settings.ca_file,
         tags=tags,
+        sdist_builder=builder,
     )
     try:
         resolution = resolve(
@@ -209,6 +229,7 @@ def _resolve_target(query: _TargetQuery, http: Any) -> tuple[Resolution, dict[st
             python_version=Version(f"{python.rstrip('t')}.0"),
             variant=query.variant,
             variant_projects=frozenset(canonicalize_name(n) for n in TORCH_FAMILY),
+            variant_bound=ecosystem.variant_bound,
         )
     finally:
         client.close()
@@ -220,7 +241,7 @@ def _resolve_target(query: _TargetQuery, http: Any) -> tuple[Resolution, dict[st
 # files are content-addressed, so they cannot have changed. A wheelhouse (--find-links)
 # has no freshness: with one, nothing is reused.
 _RESULTS = "results"
-_RESULT_FORMAT = 1
+_RESULT_FORMAT = 2  # 2: sdists and the torch ecosystem routing
 
 
 def _result_key(query: _TargetQuery) -> str:
@@ -232,7 +253,7 @@ def _result_key(query: _TargetQuery) -> str:
     document = {
         "format": _RESULT_FORMAT,
         "torchlock": __version__,
-        "requirements": sorted(query.requirements),
+        "requirements": sorted(query.requirements),  # the family's pins among them
         "python": query.python,
         "platform": query.platform.key,
         "variant": query.variant,
@@ -278,12 +299,18 @@ def _remember(
     HttpCache(settings.cache_dir).store_json(_RESULTS, key, document)
 
 
-def _triple(candidate: Candidate) -> list[str]:
+def _triple(candidate: Candidate, family: tuple[str, ...] = ()) -> list[str]:
+    """The family members' pins: all that the matrix pairs with the release, or ``family``'s.
+
+    Many LLM projects need torch alone, and torchaudio is no longer released with every
+    torch: the choice is the user's (``--family``), the versions the matrix's.
+    """
     release = candidate.release
+    wanted = family or ("torch", "torchvision", "torchaudio")
     pins = [f"torch=={release.torch}"]
-    if release.torchvision is not None:
+    if release.torchvision is not None and "torchvision" in wanted:
         pins.append(f"torchvision=={release.torchvision}")
-    if release.torchaudio is not None:
+    if release.torchaudio is not None and "torchaudio" in wanted:
         pins.append(f"torchaudio=={release.torchaudio}")
     return pins
 

@@ -39,6 +39,7 @@ _CLEARED = (
     "VIRTUAL_ENV",
 )
 _PREFIXES = ("PIP_", "UV_", "TORCHLOCK_")
+_KEPT = ("TORCHLOCK_UPDATE_GOLDEN",)  # the suite's own switch (tests/lockfiles/sample.py)
 
 
 def _machine_find_links() -> tuple[str, ...]:
@@ -74,6 +75,8 @@ def _like_a_users_machine() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         for name in list(os.environ):
             upper = name.upper()
+            if upper in _KEPT:
+                continue
             if upper in _CLEARED or upper.startswith(_PREFIXES):
                 patch.delenv(name)
         # pip reads no configuration file at all when PIP_CONFIG_FILE is os.devnull

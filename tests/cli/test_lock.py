@@ -474,3 +474,73 @@ def test_credentials_in_index_urls_never_reach_the_lock(
     text = (tmp_path / "pylock.toml").read_text(encoding="utf-8")
     for word in ("secret", "hunter2", "alice", "bob"):
         assert word not in text + out + err
+
+
+def _uv_install_export(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, *extra: str
+) -> subprocess.CompletedProcess[str]:
+    uv = shutil.which("uv") or shutil.which("uv", path=str(Path(sys.executable).parent))
+    if uv is None:
+        pytest.skip("uv is not installed")
+    code, _, err = run_cli(["export", "--format", "requirements", "-o", "req.txt", *extra], capsys)
+    assert code == 0, err
+    python = _fresh_venv(tmp_path / "venv")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("UV_", "PIP_"))}
+    env |= {"UV_NO_CONFIG": "1", "UV_CACHE_DIR": str(tmp_path / "uv-cache")}
+    argv = [uv, "pip", "install", "--python", str(python), "--require-hashes"]
+    argv += ["-r", str(tmp_path / "req.txt")]
+    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the fixture lock is for linux-64")
+@pytest.mark.parametrize(
+    "platforms",
+    [
+        pytest.param(("linux-64",), id="one-target"),
+        pytest.param(("linux-64", "win-64"), id="two-targets"),
+    ],
+)
+@pytest.mark.parametrize(
+    "variant",
+    [
+        # cu121: the default index serves Linux's torch, the PyTorch index Windows's
+        pytest.param("cu121", id="torch-from-both"),
+        # cu118: the torch family from the PyTorch-like index on every target
+        pytest.param("cu118", id="torch-from-pytorch"),
+    ],
+)
+def test_uv_installs_the_requirements_export_with_require_hashes(
+    capsys: pytest.CaptureFixture[str],
+    pypi_index: IndexServer,
+    pytorch_index: IndexServer,
+    tmp_path: Path,
+    platforms: tuple[str, ...],
+    variant: str,
+) -> None:
+    (tmp_path / "torchlock.toml").write_text(
+        spec_text(
+            pypi_index,
+            python=HOST_PYTHON,
+            platforms=platforms,
+            requirements=("requests",),
+            pytorch=pytorch_index,
+        ).replace('variant = "cu121"', f'variant = "{variant}"')
+    )
+    code, _, err = run_cli(["solve"], capsys)
+    assert code == 0, err
+    result = _uv_install_export(capsys, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    installed = _installed(tmp_path / "venv" / "bin" / "python")
+    assert {"torch", "torchvision", "torchaudio", "requests"} <= installed
+    text = (tmp_path / "req.txt").read_text()
+    named = {line.split()[1] for line in text.splitlines() if line.startswith("--")}
+    lock = pylock.parse((tmp_path / "pylock.toml").read_text(), "pylock.toml")
+    assert named <= {p.index for p in lock.packages}  # no index that supplies nothing
+    split = variant == "cu121" and len(platforms) == 2
+    # torch from two indexes (2.1.2 for Linux, 2.1.2+cu121 for Windows): by URL, one line
+    # per target, so that neither index's build can stand in for the other's
+    assert ("torch @ http" in text) is split
+    by_name: dict[str, set[str]] = {}
+    for package in lock.packages:
+        by_name.setdefault(str(package.name), set()).add(package.index)
+    assert named == {i for found in by_name.values() if len(found) == 1 for i in found}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.lockfiles.sample import INDEX, TORCH_INDEX, golden, sample_lock
+from tests.lockfiles.sample import INDEX, golden, sample_lock
 from torchlock.lockfiles import condalock, environment, requirements
 
 
@@ -28,13 +28,21 @@ def test_requirements_hash_every_file_and_name_the_indexes() -> None:
     lock = sample_lock()
     text = requirements.render(lock, source="pylock.toml")
     assert f"--index-url {INDEX}\n" in text
-    assert f"--extra-index-url {TORCH_INDEX}\n" in text
+    # torch comes from two indexes (2.1.2 for linux-64, 2.1.2+cu121 for win-64): its files
+    # are named by URL, so the PyTorch index supplies nothing by name and is not named
+    assert "--extra-index-url" not in text
+    torch = [p for p in lock.packages if p.name == "torch"]
     for package in lock.packages:
-        for file in package.files:
+        files = package.files if package.name != "torch" else ()
+        for file in files:
             assert f"--hash=sha256:{file.sha256}" in text, file.name
+    for package in torch:
+        for subdir in package.platforms:
+            best = package.files_for(subdir, lock.python)[0]
+            assert f"torch @ {best.url} ; " in text
+            assert f"--hash=sha256:{best.sha256}" in text
     entries = re.findall(r"^([a-z0-9-]+)==(\S+)", text, re.MULTILINE)
-    assert ("torch", "2.1.2+cu121") in entries
-    assert len(entries) == len(lock.packages)
+    assert len(entries) == len(lock.packages) - len(torch)
 
 
 def test_environment_golden() -> None:
@@ -124,4 +132,6 @@ def test_environment_parses_as_yaml() -> None:
     assert doc["dependencies"][:2] == ["python=3.10.14", "pip=24.2"]
     pip = doc["dependencies"][2]["pip"]
     assert pip[0] == f"--index-url {INDEX}"
-    assert any(line.startswith("torch==2.1.2+cu121 ; ") for line in pip)
+    # torch is locked from two indexes: each target's file by URL (conda runs pip on these)
+    assert any(line.startswith("torch @ http") and "win32" in line for line in pip)
+    assert not any(line.startswith("--extra-index-url") for line in pip)

@@ -4,32 +4,23 @@
 the lock is listed with its marker (pip skips lines whose marker does not hold); with one,
 only that target's packages, without markers.
 
-:class:`RequirementsFile` is the document: :func:`from_lock` builds it from a lock,
-:func:`render` writes it and :func:`parse` reads back exactly what :func:`render` writes.
+:class:`RequirementsFile` is the document: :func:`from_lock` builds it from a lock and
+:func:`render` writes it. Its readers are pip and uv (the tests install exports with both),
+so torchlock has no parser of its own for it.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
 from typing import overload
 
 from msgspec import Struct
-from packaging.markers import InvalidMarker, Marker
-from packaging.utils import NormalizedName, canonicalize_name
-from packaging.version import InvalidVersion, Version
+from packaging.markers import Marker
+from packaging.utils import NormalizedName
+from packaging.version import Version
 
-from torchlock.errors import LockfileError
-from torchlock.lockfiles.model import Lock, LockedPackage
-from torchlock.lockfiles.yamlin import check_canonical
-
-Fail = Callable[[str], LockfileError]  # the error for a problem found at a known place
+from torchlock.lockfiles.model import Lock, LockedPackage, platform_marker
 
 EVERY_TARGET = "every target"
-_HASH = re.compile(r"[0-9a-f]{64}")
-_NAME = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
-_HINT = "the file may be truncated or hand-edited; export it again with `torchlock export`"
-_OPTIONS = ("--index-url", "--extra-index-url", "--find-links")
 
 
 class IndexOptions(Struct, frozen=True, kw_only=True):
@@ -54,10 +45,15 @@ class PinnedRequirement(Struct, frozen=True, kw_only=True):
     version: Version
     marker: Marker | None = None
     hashes: tuple[str, ...] = ()  # sha256 hex digests, sorted
+    # The file itself (PEP 508 "name @ URL"), for a project the export takes from two
+    # indexes (torch 2.1.2 from the default index for Linux, 2.1.2+cu121 from the PyTorch
+    # index for Windows): installers ask one index per name (uv: the first that has it),
+    # so "==" lines could not reach both.
+    url: str | None = None
 
     @property
     def head(self) -> str:
-        head = f"{self.name}=={self.version}"
+        head = f"{self.name} @ {self.url}" if self.url else f"{self.name}=={self.version}"
         return head if self.marker is None else f"{head} ; {self.marker}"
 
     @property
@@ -88,29 +84,60 @@ class RequirementsFile(Struct, frozen=True, kw_only=True):
 
 
 def index_options(lock: Lock, platform: str | None = None) -> IndexOptions:
-    """``--index-url`` (the default index), ``--extra-index-url`` (other torch indexes) and
-    ``--find-links`` (folders that packages came from), each once, in a stable order."""
+    """``--index-url`` (the default index), ``--extra-index-url`` (the other indexes that
+    supply a package by name) and ``--find-links`` (local folders packages came from), each
+    once, in a stable order. An index that supplies nothing the export names is left out:
+    an installer would only spend time on it (pip retries an unreachable one for minutes)."""
     targets = lock.targets if platform is None else (lock.target(platform),)
     default = targets[0].default_index
-    extra = sorted({t.torch_index for t in targets} - {default})
     packages = lock.packages if platform is None else lock.packages_for(platform)
-    indexes = {default, *extra}
-    links = sorted({p.index for p in packages} - indexes)
+    indexes: dict[NormalizedName, set[str]] = {}
+    for package in packages:
+        indexes.setdefault(package.name, set()).add(package.index)
+    # a name from two indexes is written as its files' URLs: neither index is needed for it
+    used = {next(iter(found)) for found in indexes.values() if len(found) == 1}
+    links = sorted(i for i in used if i.startswith("file:"))
+    extra = sorted(used - {default} - set(links))
     return IndexOptions(index_url=default, extra_index_urls=tuple(extra), find_links=tuple(links))
 
 
 def from_lock(lock: Lock, *, source: str, platform: str | None = None) -> RequirementsFile:
     """The requirements export of ``lock`` (read from the file named ``source``)."""
-    packages = lock.packages if platform is None else lock.packages_for(platform)
     return RequirementsFile(
         exported_from=source,
         platform=platform,
         python=lock.python,
         index=index_options(lock, platform),
-        requirements=tuple(
-            PinnedRequirement.from_package(p, marker=platform is None) for p in packages
-        ),
+        requirements=pinned_requirements(lock, platform),
     )
+
+
+def pinned_requirements(lock: Lock, platform: str | None = None) -> tuple[PinnedRequirement, ...]:
+    """One pin per package (with its marker when ``platform`` is None, every target); a
+    project locked from two indexes is pinned by its files' URLs, one line per target."""
+    packages = lock.packages if platform is None else lock.packages_for(platform)
+    indexes: dict[NormalizedName, set[str]] = {}
+    for package in packages:
+        indexes.setdefault(package.name, set()).add(package.index)
+    requirements: list[PinnedRequirement] = []
+    for package in packages:
+        if len(indexes[package.name]) == 1:
+            requirements.append(PinnedRequirement.from_package(package, marker=platform is None))
+            continue
+        for subdir in package.platforms:  # by file, one line per target
+            files = package.files_for(subdir, lock.python)
+            if not files:
+                continue
+            requirements.append(
+                PinnedRequirement(
+                    name=package.name,
+                    version=package.version,
+                    marker=platform_marker(subdir),
+                    hashes=(files[0].sha256,),
+                    url=files[0].url,
+                )
+            )
+    return tuple(requirements)
 
 
 # --- render -----------------------------------------------------------------------------------
@@ -143,136 +170,3 @@ def render(
     ]
     lines.extend(requirement_lines(r) for r in document.requirements)
     return "\n".join(lines) + "\n"
-
-
-# --- parse ------------------------------------------------------------------------------------
-
-_HEADER = re.compile(
-    r"# Exported by torchlock from (?P<source>.+) for (?P<scope>[^;]+); do not edit by hand\."
-)
-_PYTHON = re.compile(
-    r"# Python (?P<python>[0-9]+\.[0-9]+)\. Install: pip install --require-hashes -r <this file>"
-)
-
-
-def parse(text: str, *, source: str) -> RequirementsFile:
-    """The requirements export in ``text`` (read from ``source``, named in every error)."""
-    if not text.strip():
-        raise LockfileError(source, "the file is empty", hint=_HINT)
-    if not text.endswith("\n"):
-        raise LockfileError(
-            source,
-            "the last line has no newline: the file looks truncated",
-            place=f"line {text.count(chr(10)) + 1}",
-            hint=_HINT,
-        )
-    lines = text[:-1].split("\n")
-
-    def fail(number: int, problem: str) -> LockfileError:
-        return LockfileError(source, problem, place=f"line {number}", hint=_HINT)
-
-    def at_line(number: int) -> Fail:
-        return lambda problem: fail(number, problem)
-
-    header = _HEADER.fullmatch(lines[0])
-    if header is None:
-        raise fail(1, "not a torchlock requirements export: the first line is not its header")
-    if len(lines) < 2 or (python := _PYTHON.fullmatch(lines[1])) is None:
-        raise fail(2, "expected '# Python X.Y. Install: pip install --require-hashes -r ...'")
-    at = 2
-    options: dict[str, list[str]] = {}
-    while at < len(lines) and lines[at]:
-        if not parse_index_line(lines[at], options):
-            raise fail(at + 1, f"expected an index option ({', '.join(_OPTIONS)} URL)")
-        at += 1
-    if at >= len(lines):
-        raise fail(at, "no blank line after the index options: the file looks truncated")
-    index = index_from_options(options, at_line(3))
-    at += 1
-    requirements: list[PinnedRequirement] = []
-    while at < len(lines):
-        start = at
-        head = lines[at]
-        hashes: list[str] = []
-        continued = head.endswith(" \\")
-        head = head.removesuffix(" \\")
-        at += 1
-        while continued:
-            if at >= len(lines):
-                raise fail(at, f"{head.split(' ')[0]}: the file ends after a continuation '\\'")
-            line = lines[at]
-            continued = line.endswith(" \\")
-            option = line.removesuffix(" \\")
-            if not option.startswith("    --hash="):
-                raise fail(at + 1, f"expected '    --hash=sha256:HEX' for {head.split(' ')[0]}")
-            hashes.append(option.strip())
-            at += 1
-        requirements.append(parse_requirement(head, hashes, at_line(start + 1)))
-    document = RequirementsFile(
-        exported_from=header["source"],
-        platform=None if header["scope"] == EVERY_TARGET else header["scope"],
-        python=python["python"],
-        index=index,
-        requirements=tuple(requirements),
-    )
-    check_canonical(text, render(document), source=source)
-    return document
-
-
-def index_from_options(options: dict[str, list[str]], fail: Fail) -> IndexOptions:
-    """The index options collected by :func:`parse_index_line`; exactly one --index-url."""
-    urls = options.get("--index-url", [])
-    if len(urls) != 1:
-        raise fail(f"expected one --index-url, found {len(urls)}")
-    return IndexOptions(
-        index_url=urls[0],
-        extra_index_urls=tuple(options.get("--extra-index-url", ())),
-        find_links=tuple(options.get("--find-links", ())),
-    )
-
-
-def parse_index_line(line: str, options: dict[str, list[str]]) -> bool:
-    """Add ``line`` to ``options`` when it is an index option; False when it is not one."""
-    option, _, value = line.partition(" ")
-    if option not in _OPTIONS or not value or " " in value:
-        return False
-    options.setdefault(option, []).append(value)
-    return True
-
-
-def parse_requirement(head: str, hashes: list[str], fail: Fail) -> PinnedRequirement:
-    """``name==version[ ; marker]`` and its ``--hash=sha256:HEX`` options, checked."""
-    pin, semicolon, marker_text = head.partition(" ; ")
-    name, equals, version_text = pin.partition("==")
-    if not equals or not name:
-        raise fail(f"expected 'name==version', found {head!r}")
-    if _NAME.fullmatch(name) is None or canonicalize_name(name) != name:
-        raise fail(f"{name!r} is not a normalized project name")
-    try:
-        version = Version(version_text)
-    except InvalidVersion:
-        raise fail(f"{name}: malformed version {version_text!r}") from None
-    marker = None
-    if semicolon:
-        if "\\" in marker_text:  # packaging would read it as a Python escape
-            raise fail(f"{name}=={version}: backslash in the marker {marker_text!r}")
-        try:
-            marker = Marker(marker_text)
-        except InvalidMarker as exc:
-            reason = str(exc).splitlines()[0]
-            raise fail(f"{name}=={version}: malformed marker {marker_text!r}: {reason}") from None
-    if not hashes:
-        raise fail(
-            f"{name}=={version} has no --hash (pip --require-hashes needs one for every file)"
-        )
-    digests = []
-    for option in hashes:
-        kind, _, digest = option.removeprefix("--hash=").partition(":")
-        if not option.startswith("--hash=") or kind != "sha256" or not _HASH.fullmatch(digest):
-            raise fail(
-                f"{name}=={version}: expected --hash=sha256:<64 hex digits>, found {option!r}"
-            )
-        digests.append(digest)
-    return PinnedRequirement(
-        name=canonicalize_name(name), version=version, marker=marker, hashes=tuple(digests)
-    )

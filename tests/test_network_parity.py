@@ -31,12 +31,12 @@ SETS: list[tuple[str, list[str], str | None]] = [
     ("data-science", ["pandas==2.3.3", "scikit-learn", "matplotlib", "seaborn"], None),
     ("notebooks", ["jupyterlab", "ipywidgets"], None),
     ("fine-tuning", ["transformers", "datasets", "accelerate", "peft", "bitsandbytes"], None),
-    ("speech", ["librosa", "soundfile", "openai-whisper"], "openai-whisper is sdist-only"),
+    ("speech", ["librosa", "soundfile", "openai-whisper"], None),  # openai-whisper: sdist only
     ("image-generation", ["diffusers", "safetensors", "invisible-watermark"], None),
     ("web-ui", ["gradio"], None),
     ("serving", ["fastapi", "uvicorn[standard]", "pydantic"], None),
-    ("chinese-nlp", ["jieba", "transformers", "sentencepiece"], "jieba is sdist-only"),
-    ("evaluation", ["evaluate", "rouge-score", "nltk"], "rouge-score is sdist-only"),
+    ("chinese-nlp", ["jieba", "transformers", "sentencepiece"], None),  # jieba: sdist only
+    ("evaluation", ["evaluate", "rouge-score", "nltk"], None),  # rouge-score: sdist only
     ("vision", ["timm", "opencv-python-headless", "albumentations"], None),
     ("tracking", ["tensorboard", "wandb", "omegaconf", "hydra-core"], None),
     ("lightning", ["lightning", "torchmetrics"], None),

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import warnings
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
@@ -93,12 +94,18 @@ class IsolatedBuilder:
             source = unpack_sdist(sdist, artifact.filename, root / "src")
             python = self._make_env(root / "env", what)
             try:
-                builder = build.ProjectBuilder(
-                    source, python_executable=python, runner=self._hook_runner
-                )
-                self._install(python, builder.build_system_requires, what)
-                self._install(python, builder.get_requires_for_build("wheel"), what)
-                info = Path(builder.metadata_path(root / "out"))
+                # build re-raises the backend's own warnings (deprecated license classifiers,
+                # ...) as Python warnings: they are the project's business, logged, not shown
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    builder = build.ProjectBuilder(
+                        source, python_executable=python, runner=self._hook_runner
+                    )
+                    self._install(python, builder.build_system_requires, what)
+                    self._install(python, builder.get_requires_for_build("wheel"), what)
+                    info = Path(builder.metadata_path(root / "out"))
+                for warning in caught:
+                    log.info("build backend of %s: %s", what, warning.message)
             except build.BuildBackendException as exc:
                 raise self._failure(artifact, exc) from None
             except build.BuildException as exc:

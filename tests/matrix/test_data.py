@@ -114,3 +114,30 @@ def test_gpu_table_examples_first_match_their_entry() -> None:
     for entry in table["gpus"]:
         for example in entry["examples"]:
             assert compute_capability_for(example) == ComputeCapability.parse(entry["cc"]), example
+
+
+# Which releases had CUDA 12.9 builds (builds.json's note "cu129 after 2.8"): Linux only
+# after 2.8, none in 2.12.0 and 2.14.0. Public environments pin e.g. 2.9.1+cu129 and
+# 2.13.0+cu129 with torchvision 0.24.1+cu129 and 0.28.0+cu129.
+CU129 = {
+    "2.8.0": {"linux-x86_64", "linux-aarch64", "windows-x86_64"},
+    "2.9.0": {"linux-x86_64"},
+    "2.9.1": {"linux-x86_64", "linux-aarch64"},
+    "2.10.0": {"linux-x86_64", "linux-aarch64"},
+    "2.11.0": {"linux-x86_64", "linux-aarch64"},
+    "2.12.0": set(),
+    "2.12.1": {"linux-x86_64", "linux-aarch64"},
+    "2.13.0": {"linux-x86_64", "linux-aarch64"},
+    "2.14.0": set(),
+}
+
+
+@pytest.mark.parametrize(("torch", "platforms"), sorted(CU129.items()))
+def test_cu129_builds_are_recorded_where_they_were_published(
+    matrix: Matrix, torch: str, platforms: set[str]
+) -> None:
+    [release] = [r for r in matrix.releases if r.torch == Version(torch)]
+    found = {
+        p for p, variants in release.variants.items() if any(v.name == "cu129" for v in variants)
+    }
+    assert found == platforms

@@ -18,7 +18,7 @@ from tests.support.index_server import Fault, IndexServer
 from tests.support.wheels import build_wheel
 from torchlock.artifacts import Artifact, ArtifactKind
 from torchlock.errors import PackageIndexError
-from torchlock.index.client import IndexClient, RetryPolicy, Routing, Timeouts
+from torchlock.index.client import IndexClient, RetryPolicy, Routing, SolveMemo, Timeouts
 
 NO_WAIT = RetryPolicy(backoff=0.0)
 MakeClient = Callable[..., IndexClient]
@@ -177,6 +177,28 @@ def test_a_dynamic_sdist_without_a_builder_says_it_must_be_built(
     message = str(caught.value)
     assert message.startswith("dyn 1.0 must be built to learn its dependencies")
     assert "PEP 643" in message
+
+
+def test_the_targets_of_one_solve_read_each_page_and_metadata_file_once(
+    demo: FixtureIndex, index_server: IndexServer, make_client: MakeClient
+) -> None:
+    memo = SolveMemo()
+    try:
+        found = []
+        for _ in range(3):  # three targets, no HTTP cache: only the memo can spare requests
+            client = make_client(index_server.index_url(), memo=memo)
+            artifacts = client.artifacts(canonicalize_name("demo"))
+            meta = client.metadata(_by_version(artifacts, "1.0"))
+            assert client.artifacts(canonicalize_name("nothing-here")) == ()
+            found.append((artifacts, meta))
+            # each target still records the pages its answer was built from
+            assert f"{index_server.index_url()}/demo/" in client.pages_used
+        assert found[0] == found[1] == found[2]
+        assert index_server.count("/simple/demo/") == 1
+        assert index_server.count("/simple/nothing-here/") == 1  # a 404 is remembered too
+        assert index_server.count("/files/demo-1.0-py3-none-any.whl.metadata") == 1
+    finally:
+        memo.close()
 
 
 # --- faults -------------------------------------------------------------------------------

@@ -296,6 +296,7 @@ NVIDIA_PINS: dict[str, dict[str, str]] = {
 TORCH_COMMON = ("filelock", "typing-extensions>=4.8.0", "sympy", "networkx", "jinja2", "fsspec")
 LINUX_WHEEL_TAG = "linux_x86_64"
 PYPI_LINUX_TAG = "manylinux1_x86_64"
+AARCH64_TAG = "manylinux2014_aarch64"
 
 
 def torch_requires(release: TorchRelease, cuda: str | None) -> list[str]:
@@ -308,14 +309,20 @@ def torch_requires(release: TorchRelease, cuda: str | None) -> list[str]:
 
 
 def _torch_family(
-    tree: FixtureIndex, index: str, release: TorchRelease, local: str, linux_tag: str
+    tree: FixtureIndex,
+    index: str,
+    release: TorchRelease,
+    local: str,
+    linux_tag: str,
+    more: tuple[str, ...] = (),
 ) -> None:
-    """torch, torchvision, torchaudio of one release, local label ``local`` ("" for none)."""
+    """torch, torchvision, torchaudio of one release, local label ``local`` ("" for none);
+    wheels for ``linux_tag``, win_amd64 and the ``more`` platform tags."""
     cuda = None if local == "cpu" else (local or release.pypi_cuda)
     suffix = f"+{local}" if local else ""
     pin = f"torch=={release.torch}"  # the torch family pins the release, not the local label
     for py in PYTHONS:
-        for platform in (linux_tag, "win_amd64"):
+        for platform in (linux_tag, "win_amd64", *more):
             tags = f"{py}-{py}-{platform}"
             tree.add_wheel(
                 index,
@@ -371,9 +378,10 @@ def _binary(
     *,
     requires_python: str | None = None,
     yanked: str | None = None,
+    more: tuple[str, ...] = (),
 ) -> None:
     for py in PYTHONS:
-        for platform in (_MANYLINUX, "win_amd64"):
+        for platform in (_MANYLINUX, "win_amd64", *more):
             tree.add_wheel(
                 "simple",
                 name,
@@ -384,15 +392,18 @@ def _binary(
             )
 
 
-def build_pypi_index(root: Path) -> FixtureIndex:
+def build_pypi_index(root: Path, *, aarch64: bool = False) -> FixtureIndex:
     """A PyPI-like index under ``simple/``: plain torch family and the general packages.
 
     Yanked files: requests 2.32.0 ("Yanked due to conflicts with CVE-2024-35195 mitigation")
     and numpy 2.1.0 (no reason). mpmath also has an sdist; markupsafe 3.0.2 is sdist-only.
+    ``aarch64`` adds Linux aarch64 wheels of the torch family and the binary packages (the
+    real index's aarch64 torch wheels of these releases are CPU builds).
     """
     tree = FixtureIndex(root=root)
+    more = (AARCH64_TAG,) if aarch64 else ()
     for release in TORCH_RELEASES:
-        _torch_family(tree, "simple", release, "", PYPI_LINUX_TAG)
+        _torch_family(tree, "simple", release, "", PYPI_LINUX_TAG, more)
     for pins in NVIDIA_PINS.values():
         for name, version in pins.items():
             requires: tuple[str, ...] = ()
@@ -417,15 +428,15 @@ def build_pypi_index(root: Path) -> FixtureIndex:
                 tags=f"{py}-{py}-{_MANYLINUX}",
                 requires_dist=("filelock",),
             )
-    _binary(tree, "numpy", "1.24.4", requires_python=">=3.8")
-    _binary(tree, "numpy", "1.26.4", requires_python=">=3.9")
-    _binary(tree, "numpy", "2.1.0", requires_python=">=3.10", yanked="")
-    _binary(tree, "numpy", "2.1.3", requires_python=">=3.10")
-    _binary(tree, "pillow", "10.4.0", requires_python=">=3.8")
-    _binary(tree, "pillow", "11.0.0", requires_python=">=3.9")
-    _binary(tree, "markupsafe", "2.1.5", requires_python=">=3.7")
+    _binary(tree, "numpy", "1.24.4", requires_python=">=3.8", more=more)
+    _binary(tree, "numpy", "1.26.4", requires_python=">=3.9", more=more)
+    _binary(tree, "numpy", "2.1.0", requires_python=">=3.10", yanked="", more=more)
+    _binary(tree, "numpy", "2.1.3", requires_python=">=3.10", more=more)
+    _binary(tree, "pillow", "10.4.0", requires_python=">=3.8", more=more)
+    _binary(tree, "pillow", "11.0.0", requires_python=">=3.9", more=more)
+    _binary(tree, "markupsafe", "2.1.5", requires_python=">=3.7", more=more)
     tree.add_sdist("simple", "markupsafe", "3.0.2", requires_python=">=3.9")
-    _binary(tree, "charset-normalizer", "3.4.0", requires_python=">=3.7.0")
+    _binary(tree, "charset-normalizer", "3.4.0", requires_python=">=3.7.0", more=more)
     tree.add_wheel("simple", "charset-normalizer", "3.4.0", requires_python=">=3.7.0")
     pure: list[tuple[str, str, tuple[str, ...], str | None]] = [
         ("requests", "2.31.0", _REQUESTS, ">=3.7"),

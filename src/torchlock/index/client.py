@@ -234,6 +234,41 @@ class _Workers:
                 job()
 
 
+class SolveMemo:
+    """What the targets of one solve share: decoded pages by URL, metadata by file URL.
+
+    A solve for linux-64 and win-64 reads mostly the same pages and metadata files; each
+    target's client asks here before it reads the HTTP cache or the network. The clients
+    must parse pages for every target's tags (pass their union as ``tags``): a target
+    ranks and skips the wheels of the others itself.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pages: dict[str, tuple[tuple[Artifact, ...] | None, str | None]] = {}
+        self.metadata: dict[str, CoreMetadata] = {}  # dict operations are atomic
+        # the connections too: the first client that needs a session makes it, the others
+        # reuse it, and :meth:`close` (the solve) closes it
+        self.http: Session | None = None
+
+    def close(self) -> None:
+        """Close the shared HTTP session, if one was made."""
+        if self.http is not None:
+            self.http.close()
+            self.http = None
+
+    def page(self, url: str) -> tuple[tuple[Artifact, ...] | None, str | None] | None:
+        """(the files, or None for a 404; the body's sha256) of a page read before."""
+        with self._lock:
+            return self._pages.get(url)
+
+    def remember_page(
+        self, url: str, artifacts: tuple[Artifact, ...] | None, sha256: str | None
+    ) -> None:
+        with self._lock:
+            self._pages.setdefault(url, (artifacts, sha256))
+
+
 class IndexClient:
     """Artifacts and metadata from package indexes, find-links folders and the HTTP cache.
 
@@ -260,8 +295,11 @@ class IndexClient:
         workers: int = 8,
         tags: Sequence[Tag] | None = None,
         sdist_builder: SdistBuilder | None = None,
+        memo: SolveMemo | None = None,
     ) -> None:
         self.routing = routing
+        # Shared by the clients of one solve's targets (their tags all in ``tags``).
+        self._memo = memo
         # Runs an sdist's build backend when its PKG-INFO does not settle its dependencies
         # (PEP 643); None: such an sdist is an error that says so.
         self._sdist_builder = sdist_builder
@@ -437,8 +475,29 @@ class IndexClient:
     def _fetch_page(
         self, index: str, project: NormalizedName, *, flat: bool = False
     ) -> tuple[Artifact, ...] | None:
-        """The files ``index`` lists for ``project`` that may fit; None when it has no page."""
+        """The files ``index`` lists for ``project`` that may fit; None when it has no page.
+
+        With a :class:`SolveMemo`, a page another target of the same solve already read is
+        not read (nor decoded) again.
+        """
         url = index if flat else f"{index.rstrip('/')}/{project}/"
+        if self._memo is None:
+            return self._load_page(url, index, project)
+        key = f"{url}#{project}" if flat else url  # a flat page lists every project
+        known = self._memo.page(key)
+        if known is not None:
+            artifacts, sha256 = known
+            if sha256 is not None:
+                with self._lock:
+                    self.pages_used[url] = sha256
+            return artifacts
+        artifacts = self._load_page(url, index, project)
+        self._memo.remember_page(key, artifacts, self.pages_used.get(url))
+        return artifacts
+
+    def _load_page(
+        self, url: str, index: str, project: NormalizedName
+    ) -> tuple[Artifact, ...] | None:
         self._check(url)
         cached = self._cache.load_page(url) if self._cache is not None else None
         now = self._clock()
@@ -520,6 +579,15 @@ class IndexClient:
     # -- metadata ------------------------------------------------------------------------
 
     def _read_metadata(self, artifact: Artifact) -> CoreMetadata:
+        if self._memo is None:
+            return self._load_metadata(artifact)
+        known = self._memo.metadata.get(artifact.url)
+        if known is None:
+            known = self._load_metadata(artifact)
+            self._memo.metadata[artifact.url] = known
+        return known
+
+    def _load_metadata(self, artifact: Artifact) -> CoreMetadata:
         if artifact.kind is ArtifactKind.SDIST:
             wheel = self._wheel_of_same_version(artifact)
             if wheel is not None:  # a wheel of the same version has the same metadata
@@ -836,6 +904,8 @@ class IndexClient:
 
     def _client(self) -> Session:
         with self._lock:
+            if self._http is None and self._memo is not None and self._memo.http is not None:
+                self._http, self._own_http = self._memo.http, False
             if self._http is None:
                 from torchlock.index.transport import Session
 
@@ -845,6 +915,8 @@ class IndexClient:
                     max_idle=self._workers * 2,
                     ca_file=self._ca_file,
                 )
+                if self._memo is not None:  # the solve's, for its other targets
+                    self._memo.http, self._own_http = self._http, False
             return self._http
 
     def _check(self, url: str) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,8 +18,10 @@ from torchlock.workflows.selection import Detect, SelectionInputs, choose_build
 
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
+    from packaging.tags import Tag
 
     from torchlock.envs.conda_rattler import CondaRecord
+    from torchlock.index.client import SolveMemo
     from torchlock.index.sdists import SdistBuilder
     from torchlock.resolver.result import Resolution
 
@@ -109,26 +111,24 @@ def solve(
     targets = []
     requests = 0
     pages_used: dict[str, str] = {}
-    for platform in platforms:
-        candidate = _candidate_for(selection, inputs.selection, platform, detect)
-        torch_index, variant = _torch_source(candidate, platform, settings)
-        requirements = [*_triple(candidate, inputs.family), *(str(r) for r in inputs.requirements)]
-        query = _TargetQuery(
-            requirements=tuple(requirements),
-            python=python,
-            platform=platform,
-            variant=variant,
-            settings=settings,
-            torch_index=torch_index,
-        )
-        key = _result_key(query)
-        reused = _reuse(settings, key)
-        if reused is not None:
-            resolution, used = reused
-        else:
-            resolution, used, made = _resolve_target(query, http, builder)
-            requests += made
-            _remember(settings, key, used, resolution)
+    from torchlock.index.client import SolveMemo
+    from torchlock.index.tags import supported_tags
+
+    # the targets share the pages, metadata and connections they read: each parses pages
+    # for every target's wheel tags, and ranks the others' files out itself
+    memo = SolveMemo()
+    tags = list(dict.fromkeys(t for p in platforms for t in supported_tags(python, p.key)))
+    try:
+        solved = [
+            _solve_target(inputs, selection, platform, detect, http, builder, memo, tags)
+            for platform in platforms
+        ]
+    finally:
+        memo.close()
+    for platform, (resolution, used, made, candidate, torch_index) in zip(
+        platforms, solved, strict=True
+    ):
+        requests += made
         pages_used.update(used)
         targets.append(
             TargetSolution(
@@ -144,6 +144,40 @@ def solve(
     return Solution(
         selection=selection, targets=tuple(targets), requests=requests, pages=pages_used
     )
+
+
+def _solve_target(
+    inputs: SolveInputs,
+    selection: Selection,
+    platform: Platform,
+    detect: Detect,
+    http: Any,
+    builder: SdistBuilder | None,
+    memo: SolveMemo,
+    tags: Sequence[Tag],
+) -> tuple[Resolution, dict[str, str], int, Candidate, str | None]:
+    """(resolution, pages used, requests made, build, torch index) of one target."""
+    settings = inputs.indexes
+    python = str(selection.request.python)
+    candidate = _candidate_for(selection, inputs.selection, platform, detect)
+    torch_index, variant = _torch_source(candidate, platform, settings)
+    requirements = [*_triple(candidate, inputs.family), *(str(r) for r in inputs.requirements)]
+    query = _TargetQuery(
+        requirements=tuple(requirements),
+        python=python,
+        platform=platform,
+        variant=variant,
+        settings=settings,
+        torch_index=torch_index,
+    )
+    key = _result_key(query)
+    reused = _reuse(settings, key)
+    if reused is not None:
+        resolution, used = reused
+        return resolution, used, 0, candidate, torch_index
+    resolution, used, made = _resolve_target(query, http, builder, memo, tags)
+    _remember(settings, key, used, resolution)
+    return resolution, used, made, candidate, torch_index
 
 
 def _conda_base(
@@ -185,9 +219,17 @@ class _TargetQuery(Struct, frozen=True, kw_only=True):
 
 
 def _resolve_target(
-    query: _TargetQuery, http: Any, builder: SdistBuilder | None
+    query: _TargetQuery,
+    http: Any,
+    builder: SdistBuilder | None,
+    memo: SolveMemo,
+    every_tag: Sequence[Tag],
 ) -> tuple[Resolution, dict[str, str], int]:
-    """(resolution, the pages it was built from, HTTP requests made) for one target."""
+    """(resolution, the pages it was built from, HTTP requests made) for one target.
+
+    ``every_tag``: the wheel tags of all the solve's targets, which its client parses pages
+    for (``memo`` shares them with the other targets); ranking uses this target's own.
+    """
     requirements, python, platform = query.requirements, query.python, query.platform
     settings, torch_index = query.settings, query.torch_index
     from packaging.requirements import Requirement
@@ -217,8 +259,9 @@ def _resolve_target(
         trusted_hosts=settings.trusted_hosts,
         netrc_path=settings.netrc_path,
         ca_file=settings.ca_file,
-        tags=tags,
+        tags=every_tag,
         sdist_builder=builder,
+        memo=memo,
     )
     try:
         resolution = resolve(

@@ -379,3 +379,15 @@ def test_importing_the_resolver_does_not_import_resolvelib() -> None:
     code = "import sys, torchlock.resolver; print('resolvelib' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_a_closure_of_two_thousand_projects_resolves() -> None:
+    # one root asking for 2,000 projects, each of whose newest version asks for the next:
+    # more rounds than resolvelib's rounds limit used to allow, and a quadratic ranking
+    n = 2000
+    projects = {"root": [dist("1.0", *[f"p{i}" for i in range(n)])]}
+    for i in range(n):
+        projects[f"p{i}"] = [dist("1.0"), dist("2.0", f"p{(i + 1) % n}>=1")]
+    resolution = lock(MemoryFinder(projects), "root")
+    assert len(resolution.pins) == n + 1
+    assert all(str(p.version) == "2.0" for p in resolution.pins if p.name != "root")

@@ -191,7 +191,7 @@ def lock(
     target: Target = LINUX_310,
     variant: str | None = None,
     variant_projects: Sequence[str] = (),
-    max_rounds: int = 2000,
+    max_rounds: int = 200_000,
 ) -> Resolution:
     return resolve(
         [Requirement(r) for r in requirements],

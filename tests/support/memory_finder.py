@@ -106,6 +106,9 @@ class MemoryFinder:
     prefetched: list[tuple[NormalizedName, ...]] = field(default_factory=list)
     picked: list[str] = field(default_factory=list)  # files a prefetch pick chose to read ahead
     _dists: dict[str, Dist] = field(default_factory=dict)  # file name → its Dist
+    _by_name: dict[NormalizedName, Sequence[Dist]] = field(default_factory=dict)
+    _queue: list[tuple[NormalizedName, Pick]] = field(default_factory=list)
+    _draining: bool = False
 
     def artifacts(self, project: NormalizedName) -> Sequence[Artifact]:
         self.calls.append(("artifacts", project))
@@ -145,18 +148,30 @@ class MemoryFinder:
         names = tuple(projects)
         self.calls.append(("prefetch", ",".join(names)))
         self.prefetched.append(names)
-        if pick is not None:  # as the index client does, but at once: record what it picks
-            for name in names:
+        if pick is None:
+            return
+        # as the index client does, but in this thread: record what it picks. A pick that
+        # prefetches more (the read-ahead walking the closure) queues it, as the client's
+        # pool would, rather than recursing once per level of the closure.
+        self._queue.extend((name, pick) for name in names)
+        if self._draining:
+            return
+        self._draining = True
+        try:
+            while self._queue:
+                name, chooser = self._queue.pop(0)
                 if name in self.failures:
                     continue  # the error surfaces when the page is asked for
-                chosen = pick(name, self._load(name))
+                chosen = chooser(name, self._load(name))
                 if chosen is not None:
                     self.picked.append(chosen.filename)
+        finally:
+            self._draining = False
 
     def _load(self, project: NormalizedName) -> list[Artifact]:
-        dists = next(
-            (ds for name, ds in self.projects.items() if canonicalize_name(name) == project), ()
-        )
+        if len(self._by_name) != len(self.projects):
+            self._by_name = {canonicalize_name(k): v for k, v in self.projects.items()}
+        dists = self._by_name.get(project, ())
         found = artifacts_of(project, dists, index=self.index)
         for artifact, d in zip(found, _per_file(dists), strict=True):
             self._dists[artifact.filename] = d

@@ -69,6 +69,11 @@ class Provider(_ProviderBase):
         self._releases: dict[NormalizedName, ProjectReleases] = {}
         self._metadata: dict[Artifact, CoreMetadata] = {}
         self._dependencies: dict[ProjectCandidate, tuple[Need, ...]] = {}
+        # memos of resolvelib's per-round questions (see narrow_requirement_selection and
+        # is_satisfied_by); ``criteria`` is the current round's, set by the Reporter
+        self.criteria: Mapping[str, object] | None = None
+        self._ranks: dict[str, tuple[object, Preference]] = {}
+        self._satisfied: dict[tuple[int, int], tuple[Need, Candidate, bool]] = {}
 
     @property
     def variant_label(self) -> str:
@@ -206,7 +211,31 @@ class Provider(_ProviderBase):
         information: Mapping[str, Iterator[Information]],
         backtrack_causes: Sequence[Information],
     ) -> Iterable[str]:
-        return identifiers  # get_preference decides among all of them
+        """The one identifier :meth:`get_preference` ranks first, found with remembered ranks.
+
+        resolvelib ranks every unpinned project in every round: with 2,000 projects, two
+        million rankings, each counting candidates again. A project's rank changes only
+        when its criterion does, and resolvelib replaces a criterion object whenever it
+        changes, so the rank is kept beside the criterion it was computed from (the
+        criteria of the round come from :class:`Reporter`'s ``ending_round``). The choice is
+        the same as ranking them all.
+        """
+        criteria = self.criteria
+        best: tuple[Preference, str] | None = None
+        for identifier in identifiers:
+            criterion = None if criteria is None else criteria.get(identifier)
+            known = self._ranks.get(identifier)
+            if known is not None and criterion is not None and known[0] is criterion:
+                rank = known[1]
+            else:
+                rank = self.get_preference(
+                    identifier, resolutions, candidates, information, backtrack_causes
+                )
+                if criterion is not None:
+                    self._ranks[identifier] = (criterion, rank)
+            if best is None or rank < best[0]:
+                best = (rank, identifier)
+        return [] if best is None else [best[1]]
 
     def find_matches(
         self,
@@ -230,6 +259,18 @@ class Provider(_ProviderBase):
         return [c for c in found if c not in excluded]
 
     def is_satisfied_by(self, requirement: Need, candidate: Candidate) -> bool:
+        """Whether ``candidate`` meets ``requirement``. resolvelib asks it again for every
+        pin in every round; the answer is kept per pair of objects, which are kept with it
+        (so that their ids cannot be reused by others while remembered)."""
+        key = (id(requirement), id(candidate))
+        known = self._satisfied.get(key)
+        if known is not None and known[0] is requirement and known[1] is candidate:
+            return known[2]
+        answer = self._satisfies(requirement, candidate)
+        self._satisfied[key] = (requirement, candidate, answer)
+        return answer
+
+    def _satisfies(self, requirement: Need, candidate: Candidate) -> bool:
         if isinstance(requirement, ProjectNeed):
             return (
                 isinstance(candidate, ProjectCandidate)
@@ -256,11 +297,13 @@ class Provider(_ProviderBase):
 
 
 class Reporter(_ReporterBase):
-    """Remembers who asked for what, to tell the chain behind a conflict."""
+    """Remembers who asked for what, to tell the chain behind a conflict; hands each
+    round's criteria to the provider (``ending_round``'s state, resolvelib's public hook)."""
 
-    def __init__(self) -> None:
+    def __init__(self, provider: Provider | None = None) -> None:
         self.requested: dict[str, list[tuple[Need, Candidate | None]]] = {}
         self._seen: set[tuple[Need, Candidate | None]] = set()
+        self._provider = provider
 
     def adding_requirement(self, requirement: Need, parent: Candidate | None) -> None:
         key = (requirement, parent)
@@ -276,7 +319,8 @@ class Reporter(_ReporterBase):
         pass
 
     def ending_round(self, index: int, state: Any) -> None:
-        pass
+        if self._provider is not None:
+            self._provider.criteria = state.criteria
 
     def ending(self, state: Any) -> None:
         pass

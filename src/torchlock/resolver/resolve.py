@@ -33,7 +33,7 @@ def resolve(
     variant: str | None = None,
     variant_projects: frozenset[NormalizedName] = frozenset(),
     variant_bound: frozenset[NormalizedName] = frozenset(),
-    max_rounds: int = 2000,
+    max_rounds: int = 200_000,
 ) -> Resolution:
     """Pin one version of every project the root requirements need on the target.
 
@@ -64,7 +64,7 @@ def resolve(
         variant_projects=frozenset(variant_projects),
         variant_bound=frozenset(variant_bound),
     )
-    reporter = Reporter()
+    reporter = Reporter(provider)
     needs: list[Need] = list(roots)
     if variant_projects:
         needs.append(VariantNeed(label=provider.variant_label))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from typing import TYPE_CHECKING
 
 from msgspec import Struct, field
@@ -16,6 +17,22 @@ if TYPE_CHECKING:
     from packaging.tags import Tag
     from packaging.utils import NormalizedName
     from packaging.version import Version
+
+
+# Path separators of any OS, the drive and stream separator of Windows, NUL and the other
+# control characters: none of them is in a distribution's file name (wheels and sdists
+# are NAME-VERSION[...].whl / .tar.gz / .zip), and each could steer a path built from one.
+_UNSAFE_IN_NAME = re.compile(r"[/\\:\x00-\x1f\x7f]")
+
+
+def is_safe_filename(name: str) -> bool:
+    """Whether ``name`` is one plain file name, safe to join to a folder.
+
+    Index pages, find-links folders and locks come from people torchlock's users do not
+    control: a name like ``x-1-1/../../../../etc/x-py3-none-any.whl`` (a wheel build tag
+    that packaging accepts) must never reach a path.
+    """
+    return bool(name) and name not in (".", "..") and _UNSAFE_IN_NAME.search(name) is None
 
 
 class ArtifactKind(enum.Enum):

@@ -59,7 +59,9 @@ def test_parse_max_age() -> None:
 
 
 def test_metadata_key() -> None:
-    assert metadata_key("ABC", "u") == "sha256-abc"
+    assert metadata_key("ABC", "u").startswith("sha256-abc-")
+    # the same advertised hash from another URL is another entry: no cross-index poisoning
+    assert metadata_key("ABC", "u") != metadata_key("ABC", "v")
     assert metadata_key(None, "u").startswith("url-")
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
@@ -24,10 +25,12 @@ from urllib.parse import unquote, urlsplit
 from msgspec import Struct
 from packaging.version import Version
 
+from torchlock.artifacts import is_safe_filename
 from torchlock.envs.locked import LockLike
 from torchlock.errors import InputError, TorchlockError
 
 CHUNK = 1 << 20
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 INSTALL_TIMEOUT = 3600.0
 
 
@@ -99,7 +102,17 @@ class Fetcher(Protocol):
 
 
 def cached_file(cache_dir: Path, sha256: str, filename: str) -> Path:
-    """Where the file with ``sha256`` lives in the download cache."""
+    """Where the file with ``sha256`` lives in the download cache.
+
+    The path is built from the hash and a name checked to be one plain file name (the lock
+    reader checks it too; this is the last line before a path is made from it).
+    """
+    if not is_safe_filename(filename) or not _SHA256.fullmatch(sha256):
+        raise InputError(
+            f"refusing the locked file name {filename!r}",
+            evidence=[f"sha256: {sha256!r}"],
+            hint="a file name in a lock is one plain name, and its hash 64 hex digits",
+        )
     return cache_dir / "files" / sha256[:2] / sha256 / filename
 
 

@@ -58,7 +58,16 @@ def url_key(url: str) -> str:
 
 
 def metadata_key(sha256: str | None, url: str) -> str:
-    return f"sha256-{sha256.lower()}" if sha256 else f"url-{url_key(url)}"
+    """The cache key of a file's metadata: its URL, and the sha256 its index gives for it.
+
+    Not the hash alone: a PEP 658 file (or the part of a wheel a range request reads) is
+    not checked against the wheel's own bytes, so a hostile mirror that advertises a real
+    wheel's hash beside fake metadata (``Requires-Dist: malware-payload``) would otherwise
+    poison every later solve that shares the cache, against any index. Keyed by the URL
+    too, what one index said is only ever used for that index's file.
+    """
+    where = url_key(url)
+    return f"sha256-{sha256.lower()}-{where}" if sha256 else f"url-{where}"
 
 
 _names = itertools.count()

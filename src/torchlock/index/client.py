@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import shutil
 import sys
 import threading
 import time
@@ -670,6 +669,8 @@ class IndexClient:
     def _sdist_bytes(self, artifact: Artifact, sink: IO[bytes]) -> None:
         """The sdist's bytes into ``sink``, checked against the sha256 the index gave."""
         if artifact.url.startswith("file:"):
+            import shutil  # only an sdist in a find-links folder needs it
+
             try:
                 with self._local_path(artifact).open("rb") as handle:
                     shutil.copyfileobj(handle, sink)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
@@ -27,11 +28,13 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 
-from torchlock.artifacts import Artifact, ArtifactKind
+from torchlock.artifacts import Artifact, ArtifactKind, is_safe_filename
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 HTML_TYPES = ("application/vnd.pypi.simple.v1+html", "text/html")
 ACCEPT = f"{JSON_TYPE}, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
+
+log = logging.getLogger(__name__)
 
 
 class MalformedPage(ValueError):
@@ -344,8 +347,16 @@ def html_entries(
 
 
 def to_artifact(entry: FileEntry, project: NormalizedName, index: str) -> Artifact | None:
-    """The artifact for one listed file, or None when it is not a wheel or sdist of ``project``."""
+    """The artifact for one listed file, or None when it is not a wheel or sdist of ``project``.
+
+    A file name that is not one plain name (a path separator, ``..``, NUL or a control
+    character: see :func:`~torchlock.artifacts.is_safe_filename`) is refused, with a
+    warning: it can only come from a broken or hostile index.
+    """
     name = entry.filename
+    if not is_safe_filename(name):
+        log.warning("ignoring a file whose name is not a plain file name: %r", name)
+        return None
     try:
         if name.endswith(".whl"):
             dist, version, build, tags = parse_wheel_filename(name)
@@ -402,7 +413,26 @@ def parse_page(
         entries = json_entries(content, page_url, accept)
     else:
         entries = html_entries(content, page_url, accept)
-    return to_artifacts(entries, project, index)
+    return to_artifacts(_remote_only(entries, page_url), project, index)
+
+
+def _remote_only(entries: Iterable[FileEntry], page_url: str) -> list[FileEntry]:
+    """The entries whose URL is http(s): a remote page never points at local files.
+
+    ``file:`` hrefs, a ``<base href="file:///...">`` or a JSON ``"url": "file://..."`` would
+    make torchlock read (and lock) a file of the user's machine, a FIFO or ``/dev/zero``
+    among them. Local files come only from a ``--find-links`` folder the user names. The
+    http rule of the index itself (https, or http to loopback or a trusted host) is
+    applied when a file is fetched.
+    """
+    kept = []
+    for entry in entries:
+        scheme = entry.url.partition(":")[0].lower()
+        if scheme in ("http", "https"):
+            kept.append(entry)
+        else:
+            log.warning("ignoring %s listed by %s: not an http(s) URL", entry.filename, page_url)
+    return kept
 
 
 FilenameFilter = Callable[[str], bool]

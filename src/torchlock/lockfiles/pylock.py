@@ -18,6 +18,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from torchlock.artifacts import is_safe_filename
 from torchlock.errors import InputError, LockfileError
 from torchlock.lockfiles.model import (
     CREATED_BY,
@@ -449,8 +450,13 @@ def _file(reader: _Reader, table: dict[str, Any], where: str) -> LockedFile:
     url = reader.optional(table, "url", str, where)
     if url is None:
         raise reader.fail(f"{where}.url", "missing: torchlock locks files by URL and hash")
+    name = reader.get(table, "name", str, where)
+    if not is_safe_filename(name):
+        # a lock comes from a repository anyone can send a pull request to: a name with a
+        # path in it would steer create's download outside its cache
+        raise reader.fail(f"{where}.name", f"not a plain file name: {name!r}")
     return LockedFile(
-        name=reader.get(table, "name", str, where),
+        name=name,
         url=url,
         sha256=sha256,
         size=reader.optional(table, "size", int, where),

@@ -1,0 +1,244 @@
+"""Hostile indexes and locks: names and URLs that must never steer a path or a read.
+
+Every case runs the real CLI against a loopback server over pages written by hand (the
+way a hostile or broken mirror would write them), or against a lock edited by hand (the
+way a pull request could), and checks that nothing is written or read where it does not
+belong, with one clear error line where the command cannot go on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.cli.lockhelp import isolate, spec_text
+from tests.support.cli import run_cli
+from tests.support.fixture_index import FixtureIndex
+from tests.support.index_server import IndexServer
+from tests.support.wheels import build_wheel
+from torchlock.artifacts import is_safe_filename
+
+JSON_TYPE = "application/vnd.pypi.simple.v1+json"
+SELECT = ["--driver", "580.65.06", "--gpu-cc", "8.0", "--python", "3.10", "--torch", "2.1.2"]
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    isolate(monkeypatch, tmp_path)
+    monkeypatch.chdir(tmp_path)
+
+
+def _victim_page(index_tree: FixtureIndex, files: list[dict[str, object]], html: str) -> None:
+    """simple/victim/ as a PEP 691 JSON page and an HTML page, written as given."""
+    folder = index_tree.root / "simple" / "victim"
+    folder.mkdir(parents=True, exist_ok=True)
+    page = {"meta": {"api-version": "1.1"}, "name": "victim", "files": files}
+    (folder / "index.json").write_text(json.dumps(page))
+    (folder / "index.html").write_text(f"<!DOCTYPE html><html><body>{html}</body></html>")
+
+
+def _solve(
+    capsys: pytest.CaptureFixture[str], pypi_index: IndexServer, extra: IndexServer, *args: str
+) -> tuple[int, str]:
+    argv = ["solve", *SELECT, "--variant", "cu121", "--platform", "linux-64"]
+    argv += ["--index-url", pypi_index.index_url(), "--extra-index-url", extra.index_url()]
+    argv += ["--with", "victim", *args]
+    code, _, err = run_cli(argv, capsys)
+    assert "Traceback" not in err
+    return code, err
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "victim-2.0-1/../../../../escaped/x-py3-none-any.whl",  # the build tag takes "/.."
+        "victim-2.0-py3-none-any.whl/../../escaped.whl",
+        "victim-2.0-1\\..\\..\\escaped-py3-none-any.whl",
+        "victim-2.0-1\x00-py3-none-any.whl",
+    ],
+)
+def test_a_file_name_with_a_path_in_it_is_never_locked(
+    capsys: pytest.CaptureFixture[str],
+    pypi_index: IndexServer,
+    index_tree: FixtureIndex,
+    index_server: IndexServer,
+    tmp_path: Path,
+    name: str,
+) -> None:
+    wheel = build_wheel(index_tree.files, "victim", "2.0")
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    entry = {"filename": name, "url": f"../../files/{wheel.name}", "hashes": {"sha256": digest}}
+    _victim_page(index_tree, [entry], "")
+    code, err = _solve(capsys, pypi_index, index_server, "-o", "pylock.toml")
+    assert code == 7, err  # the only file was refused: nothing can be locked
+    assert err.startswith("error: victim has no file for this target")
+    assert not (tmp_path / "pylock.toml").exists()
+    assert not list(tmp_path.rglob("escaped*"))
+
+
+def test_an_html_href_with_an_encoded_slash_is_never_locked(
+    capsys: pytest.CaptureFixture[str],
+    pypi_index: IndexServer,
+    index_tree: FixtureIndex,
+    index_server: IndexServer,
+) -> None:
+    wheel = build_wheel(index_tree.files, "victim", "2.0")
+    (index_tree.files / "victim-2.0-1%2F..%2F..%2Fx-py3-none-any.whl").write_bytes(
+        wheel.read_bytes()
+    )
+    href = "../../files/victim-2.0-1%2F..%2F..%2Fx-py3-none-any.whl"
+    folder = index_tree.root / "simple" / "victim"
+    folder.mkdir(parents=True)
+    (folder / "index.html").write_text(f'<html><body><a href="{href}">x</a></body></html>')
+    code, err = _solve(capsys, pypi_index, index_server)
+    assert code == 7, err
+    assert "victim has no file for this target" in err
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        '<a href="file:///etc/passwd#sha256={digest}">victim-2.0-py3-none-any.whl</a>',
+        '<base href="file:///tmp/"><a href="victim-2.0-py3-none-any.whl#sha256={digest}">x</a>',
+    ],
+)
+def test_a_remote_page_never_points_at_local_files(
+    capsys: pytest.CaptureFixture[str],
+    pypi_index: IndexServer,
+    index_tree: FixtureIndex,
+    index_server: IndexServer,
+    html: str,
+) -> None:
+    folder = index_tree.root / "simple" / "victim"
+    folder.mkdir(parents=True)
+    (folder / "index.html").write_text(f"<html><body>{html.format(digest='0' * 64)}</body></html>")
+    code, err = _solve(capsys, pypi_index, index_server)
+    assert code == 7, err
+    assert "victim has no file for this target" in err
+
+
+def test_a_json_url_to_a_local_file_is_refused(
+    capsys: pytest.CaptureFixture[str],
+    pypi_index: IndexServer,
+    index_tree: FixtureIndex,
+    index_server: IndexServer,
+    tmp_path: Path,
+) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)  # reading it would hang forever
+    entry = {
+        "filename": "victim-2.0-py3-none-any.whl",
+        "url": fifo.as_uri(),
+        "hashes": {"sha256": "0" * 64},
+    }
+    _victim_page(index_tree, [entry], "")
+    code, err = _solve(capsys, pypi_index, index_server)
+    assert code == 7, err
+
+
+def test_a_hand_made_lock_with_a_path_in_a_file_name_is_refused(
+    capsys: pytest.CaptureFixture[str], pypi_index: IndexServer, tmp_path: Path
+) -> None:
+    (tmp_path / "torchlock.toml").write_text(spec_text(pypi_index))
+    code, _, err = run_cli(["solve"], capsys)
+    assert code == 0, err
+    lock = tmp_path / "pylock.toml"
+    text = lock.read_text()
+    # the first wheel name in the lock becomes a path out of the cache
+    start = text.index('{name = "') + len('{name = "')
+    first = text[start : text.index('"', start)]
+    assert first.endswith(".whl")
+    text = text.replace(f'name = "{first}"', f'name = "../../../../escaped/{first}"', 1)
+    lock.write_text(text)
+    for argv in (
+        ["create", "--prefix", "env", "--driver", "580.65.06"],
+        ["export", "--format", "requirements"],
+    ):
+        code, out, err = run_cli(argv, capsys)
+        assert code == 2, (argv, out, err)
+        first_line = err.splitlines()[0]
+        assert first_line.startswith("error: ")
+        assert "not a plain file name" in first_line
+    assert not list(tmp_path.rglob("escaped"))
+    assert not (tmp_path / "env").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "safe"),
+    [
+        ("torch-2.1.2+cu121-cp310-cp310-linux_x86_64.whl", True),
+        ("numpy-1.26.4.tar.gz", True),
+        ("a/b.whl", False),
+        ("a\\b.whl", False),
+        ("..", False),
+        (".", False),
+        ("", False),
+        ("c:evil.whl", False),
+        ("x\x1b[31m.whl", False),
+        ("x\x7f.whl", False),
+    ],
+)
+def test_what_counts_as_a_plain_file_name(name: str, safe: bool) -> None:
+    assert is_safe_filename(name) is safe
+
+
+def test_metadata_from_a_hostile_mirror_never_reaches_a_solve_against_another_index(
+    capsys: pytest.CaptureFixture[str],
+    pypi_index: IndexServer,
+    index_tree: FixtureIndex,
+    index_server: IndexServer,
+    tmp_path: Path,
+) -> None:
+    # the real wheel, on a clean index (this test's own tree, served by index_server)
+    clean = index_tree
+    wheel = build_wheel(clean.files, "victim", "1.0")
+    clean.add_file("simple", "victim", wheel)
+    clean.add_wheel("simple", "malware-payload", "6.6.6")
+    clean.write()
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    # the mirror: the same file name and advertised sha256, but metadata of its own
+    mirror = FixtureIndex(root=tmp_path / "mirror")
+    mirror.files.mkdir(parents=True)
+    (mirror.files / wheel.name).write_bytes(wheel.read_bytes())
+    fake = b"Metadata-Version: 2.1\nName: victim\nVersion: 1.0\nRequires-Dist: malware-payload\n"
+    (mirror.files / f"{wheel.name}.metadata").write_bytes(fake)
+    folder = mirror.root / "simple" / "victim"
+    folder.mkdir(parents=True)
+    entry = {
+        "filename": wheel.name,
+        "url": f"../../files/{wheel.name}",
+        "hashes": {"sha256": digest},
+        "core-metadata": {"sha256": hashlib.sha256(fake).hexdigest()},
+    }
+    (folder / "index.json").write_text(
+        json.dumps({"meta": {"api-version": "1.1"}, "name": "victim", "files": [entry]})
+    )
+    from tests.support.index_server import serve
+
+    hostile = serve(mirror.root, mirror)
+    cache = tmp_path / "shared-cache"
+    try:
+
+        def pins(index: str) -> dict[str, object]:
+            argv = ["solve", *SELECT, "--variant", "cu121", "--platform", "linux-64"]
+            argv += ["--index-url", pypi_index.index_url(), "--extra-index-url", index]
+            argv += ["--with", "victim", "--cache-dir", str(cache), "--json"]
+            code, out, err = run_cli(argv, capsys)
+            assert code in (0, 7), err
+            if code == 7:
+                return {"error": err}
+            [target] = json.loads(out)["targets"]
+            return {p["name"]: p["dependencies"] for p in target["packages"]}
+
+        poisoned = pins(hostile.index_url())  # the mirror's own answer: its fake metadata
+        assert "malware-payload" in str(poisoned)
+        found = pins(index_server.index_url())  # the same cache, against the clean index
+    finally:
+        hostile.stop()
+    assert "victim" in found
+    assert "malware-payload" not in found
+    assert found["victim"] == []

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -169,6 +170,7 @@ def test_create_by_name_installs_exactly_the_lock_and_verifies(
     assert str(prefix) in activate
     assert ".torchlock-" not in activate
     assert ".torchlock-" not in (prefix / "pyvenv.cfg").read_text()
+    _imports_from_its_own_bytecode(prefix)
     assert sorted(p.name for p in prefix.parent.iterdir()) == ["demo"]
     # verify finds it again, by prefix, against the lock
     code, out, err = run_cli(
@@ -638,14 +640,30 @@ def test_auto_picks_conda_when_installed_and_builds_in_its_envs_directory(
     calls = log.read_text().splitlines()
     assert calls[0] == "info --json"
     create_call = calls[1].split()
-    assert create_call[:3] == ["create", "-y", "-p"]
-    assert Path(create_call[3]).parent == envs
-    assert Path(create_call[3]).name.startswith(".demo.torchlock-")
-    assert create_call[4:] == [f"python={PYTHON}", "pip"]
+    # built at its final prefix: nothing in it is rewritten afterwards
+    assert create_call == ["create", "-y", "-p", str(envs / "demo"), f"python={PYTHON}", "pip"]
     assert installed(envs / "demo")["torch"] == "2.5.1+cu124"
     assert sorted(p.name for p in envs.iterdir()) == ["demo"]
-    # the prefix was rewritten from the staging name to the final one
-    assert ".torchlock-" not in (envs / "demo" / "pyvenv.cfg").read_text()
+    _imports_from_its_own_bytecode(envs / "demo")
+
+
+def _imports_from_its_own_bytecode(prefix: Path) -> None:
+    """The environment imports torch from the bytecode its verification wrote (bytecode
+    writing is on, as on a user's machine); every .pyc names the final prefix."""
+    python = prefix / "bin" / "python"
+    caches = list(prefix.glob("lib/python*/site-packages/torch/__pycache__/*.pyc"))
+    assert caches, "verification wrote no bytecode: is PYTHONDONTWRITEBYTECODE set?"
+    for pyc in caches:
+        assert b".torchlock-" not in pyc.read_bytes(), pyc
+    done = subprocess.run(
+        [str(python), "-c", "import torch, torchvision; print(torch.__file__)"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().startswith(str(prefix))
 
 
 # --- --fallback to an older torch release -------------------------------------------------

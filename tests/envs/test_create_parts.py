@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -21,7 +23,7 @@ from torchlock.envs.backends import (
     venv_home,
 )
 from torchlock.envs.install import BuildError, installer_argv, requirements_text
-from torchlock.envs.place import move_into_place, relocate, staging_dir
+from torchlock.envs.place import Placement, marker_path, recover
 from torchlock.envs.pythons import find_python
 from torchlock.errors import InputError
 from torchlock.lockfiles.model import CondaPackage
@@ -224,45 +226,120 @@ def test_installer_never_resolves_and_checks_hashes(tmp_path: Path) -> None:
     )
 
 
-def test_relocate_rewrites_text_and_pads_binary_strings(tmp_path: Path) -> None:
-    final = tmp_path / "env"
-    staging = staging_dir(final)
-    (staging / "bin").mkdir(parents=True)
-    (staging / "bin" / "tool").write_text(f"#!{staging}/bin/python\nprint('hi')\n")
-    (staging / "bin" / "tool").chmod(0o755)
-    binary = b"\x7fELF\0" + str(staging).encode() + b"/lib\0rest\0"
-    (staging / "bin" / "lib.so").write_bytes(binary)
-    (staging / "bin" / "link").symlink_to(staging / "bin" / "tool")
-    assert relocate(staging, final) == 3
-    assert (staging / "bin" / "tool").read_text().startswith(f"#!{final}/bin/python\n")
-    assert (staging / "bin" / "tool").stat().st_mode & 0o111
-    data = (staging / "bin" / "lib.so").read_bytes()
-    assert len(data) == len(binary)
-    assert data.startswith(b"\x7fELF\0" + str(final).encode() + b"/lib\0")
-    assert data.endswith(b"\0rest\0")
-    assert (staging / "bin" / "link").readlink() == final / "bin" / "tool"
-
-
-def test_move_into_place_keeps_the_old_until_the_new_is_in(tmp_path: Path) -> None:
+def _old_env(tmp_path: Path) -> Path:
     final = tmp_path / "env"
     final.mkdir()
     (final / "old").write_text("old")
-    staging = staging_dir(final)
-    staging.mkdir()
-    (staging / "new").write_text("new")
+    return final
+
+
+def _siblings(final: Path) -> list[str]:
+    return sorted(p.name for p in final.parent.iterdir())
+
+
+def test_an_existing_environment_needs_replace(tmp_path: Path) -> None:
+    final = _old_env(tmp_path)
     with pytest.raises(BuildError, match="already exists"):
-        move_into_place(staging, final, replace=False)
+        Placement(final, replace=False).begin()
     assert (final / "old").is_file()
-    move_into_place(staging, final, replace=True)
+    assert _siblings(final) == ["env"]
+
+
+def test_a_verified_build_replaces_the_old_one(tmp_path: Path) -> None:
+    final = _old_env(tmp_path)
+    placement = Placement(final, replace=True)
+    placement.begin()
+    assert not final.exists()  # set aside: the build happens at the final path itself
+    final.mkdir()
+    (final / "new").write_text("new")
+    placement.keep()
     assert sorted(p.name for p in final.iterdir()) == ["new"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["env"]
+    assert _siblings(final) == ["env"]
+
+
+def test_a_failed_build_is_removed_and_the_old_one_put_back(tmp_path: Path) -> None:
+    final = _old_env(tmp_path)
+    placement = Placement(final, replace=True)
+    placement.begin()
+    final.mkdir()
+    (final / "half").write_text("half-built")
+    placement.roll_back()
+    assert sorted(p.name for p in final.iterdir()) == ["old"]
+    assert _siblings(final) == ["env"]
+
+
+def test_a_killed_build_is_undone_by_the_next_run(tmp_path: Path) -> None:
+    final = _old_env(tmp_path)
+    placement = Placement(final, replace=True)
+    placement.begin()
+    final.mkdir()
+    (final / "half").write_text("half-built")
+    # the process dies here: no keep(), no roll_back(); its pid is given to a dead one
+    marker = marker_path(final)
+    record = json.loads(marker.read_text())
+    record["pid"] = 2**22 + 12345  # above any pid the kernel hands out by default
+    marker.write_text(json.dumps(record))
+    assert recover(final) is True
+    assert sorted(p.name for p in final.iterdir()) == ["old"]
+    assert _siblings(final) == ["env"]
+
+
+def test_a_build_killed_after_it_verified_keeps_the_new_environment(tmp_path: Path) -> None:
+    final = _old_env(tmp_path)
+    placement = Placement(final, replace=True)
+    placement.begin()
+    final.mkdir()
+    (final / "new").write_text("new")
+    placement._write("verified")  # killed between verifying and deleting the old one
+    marker = marker_path(final)
+    record = json.loads(marker.read_text())
+    record["pid"] = 2**22 + 12345
+    marker.write_text(json.dumps(record))
+    assert recover(final) is True
+    assert sorted(p.name for p in final.iterdir()) == ["new"]
+    assert _siblings(final) == ["env"]
+
+
+def test_a_build_killed_before_setting_aside_leaves_the_old_one(tmp_path: Path) -> None:
+    final = _old_env(tmp_path)
+    marker = marker_path(final)
+    aside = tmp_path / ".env.torchlock-old-abcd"  # planned, never made
+    marker.write_text(json.dumps({"pid": 2**22 + 12345, "state": "building", "aside": str(aside)}))
+    assert recover(final) is True
+    assert sorted(p.name for p in final.iterdir()) == ["old"]
+
+
+def test_a_running_build_of_the_same_place_is_refused(tmp_path: Path) -> None:
+    final = tmp_path / "env"
+    placement = Placement(final, replace=False)
+    placement.begin()
+    marker = marker_path(final)
+    record = json.loads(marker.read_text())
+    record["pid"] = os.getppid()  # a live process that is not this one
+    marker.write_text(json.dumps(record))
+    with pytest.raises(BuildError, match="is building an environment at"):
+        Placement(final, replace=True).begin()
+    assert marker.is_file()
+
+
+def test_a_marker_naming_a_foreign_folder_is_ignored(tmp_path: Path) -> None:
+    final = _old_env(tmp_path)
+    elsewhere = tmp_path / "precious"
+    elsewhere.mkdir()
+    marker_path(final).write_text(
+        json.dumps({"pid": 2**22 + 12345, "state": "building", "aside": str(elsewhere)})
+    )
+    assert recover(final) is False
+    assert (final / "old").is_file()
+    assert elsewhere.is_dir()
+    assert not marker_path(final).exists()
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX layout")
 def test_interrupt_mid_install_leaves_nothing_and_the_old_environment_intact(
     tmp_path: Path,
 ) -> None:
-    """Ctrl-C while the installer runs: the staging folder goes, the old env stays."""
+    """Ctrl-C while the installer runs: what was built goes, the old env is put back."""
     import time
 
     from tests.lockfiles.sample import sample_lock

@@ -200,8 +200,3 @@ def env_python(prefix: Path, os_kind: OS, *, conda_layout: bool) -> Path:
     if os_kind is OS.WINDOWS:
         return prefix / "python.exe" if conda_layout else prefix / "Scripts" / "python.exe"
     return prefix / "bin" / "python"
-
-
-def scripts_folders(os_kind: OS) -> tuple[str, ...]:
-    """What of a venv holds its own path (for :func:`~torchlock.envs.place.relocate`)."""
-    return ("Scripts", "pyvenv.cfg") if os_kind is OS.WINDOWS else ("bin", "pyvenv.cfg")

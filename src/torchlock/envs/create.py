@@ -1,10 +1,10 @@
-"""Build one environment from a lock, verify it, and only then move it into place.
+"""Build one environment from a lock, verify it, and keep it only if it verified.
 
-:func:`build_environment` runs the phases (base, download, install, verify) in a staging
-folder beside the final place (:mod:`torchlock.envs.place`); it moves the result in only
-when verification passed, and removes the staging folder on every other way out (a
-failed check, an error, Ctrl-C). An existing environment at the final place is never
-touched unless ``replace`` is set, and then only after the new one verified.
+:func:`build_environment` runs the phases (base, download, install, verify) at the final
+place itself, so that every path the tools write into the environment is its real one
+(:mod:`torchlock.envs.place`). An existing environment there is never touched unless
+``replace`` is set, and then it is only set aside: on every way out but a verified build
+(a failed check, an error, Ctrl-C) what was built is removed and the old one put back.
 
 Everything outside is passed in: the :class:`Runner` (venv, conda, uv, pip, the probe),
 a :class:`~torchlock.envs.install.Fetcher` for downloads, ``which``, the clock, and a
@@ -27,7 +27,6 @@ from torchlock.envs.backends import (
     conda_for,
     env_python,
     explicit_list,
-    scripts_folders,
     venv_argv,
 )
 from torchlock.envs.install import (
@@ -39,11 +38,10 @@ from torchlock.envs.install import (
     ensure_cached,
     installer_argv,
     plan_files,
-    remove_tree,
     requirements_text,
 )
 from torchlock.envs.locked import LockLike
-from torchlock.envs.place import move_into_place, relocate, staging_dir
+from torchlock.envs.place import Placement
 from torchlock.envs.pythons import find_python
 from torchlock.envs.report import PACKAGES, Expectations, Report
 from torchlock.envs.verify import verify_environment
@@ -141,7 +139,7 @@ class _Timer:
 def _base(
     request: BuildRequest,
     seams: Seams,
-    staging: Path,
+    prefix: Path,
     uv: str | None,
     timer: _Timer,
     reporter: Reporter,
@@ -160,11 +158,11 @@ def _base(
         )
         _run(
             seams.runner,
-            venv_argv(found.path, staging, prompt=request.final.name, with_pip=uv is None),
+            venv_argv(found.path, prefix, prompt=request.final.name, with_pip=uv is None),
             "python -m venv",
             INSTALL_TIMEOUT,
         )
-        python = env_python(staging, seams.os_kind, conda_layout=False)
+        python = env_python(prefix, seams.os_kind, conda_layout=False)
         reporter.phase("base", timer.lap(), f"venv with Python {lock.python} ({found.how})")
         return python, found.how
     if chosen.backend is Backend.RATTLER:
@@ -174,22 +172,22 @@ def _base(
             packages=lock.conda,
             python=lock.python,
             channels=lock.inputs.conda_channels,
-            staging=staging,
-            final=request.final,
+            staging=prefix,
+            final=prefix,
             platform=request.platform,
             cache_dir=request.cache_dir / "conda",
         )
         reporter.phase("base", timer.lap(), f"{len(names)} conda packages by py-rattler")
-        return env_python(staging, seams.os_kind, conda_layout=True), "py-rattler"
+        return env_python(prefix, seams.os_kind, conda_layout=True), "py-rattler"
     explicit = None
     mine = conda_for(lock.conda, request.platform)  # this host's target only
     if mine:
-        explicit = staging.parent / f"{staging.name}.explicit.txt"
+        explicit = prefix.parent / f".{prefix.name}.torchlock-explicit.txt"
         explicit.write_text(explicit_list(mine), encoding="utf-8")
     try:
         argv = conda_create_argv(
             chosen,
-            prefix=staging,
+            prefix=prefix,
             python=lock.python,
             channels=lock.inputs.conda_channels,
             explicit=explicit,
@@ -200,7 +198,7 @@ def _base(
             explicit.unlink(missing_ok=True)
     what = f"{len(mine)} locked conda packages" if mine else f"python={lock.python} pip"
     reporter.phase("base", timer.lap(), f"{chosen.backend.value} create: {what}")
-    return env_python(staging, seams.os_kind, conda_layout=True), chosen.backend.value
+    return env_python(prefix, seams.os_kind, conda_layout=True), chosen.backend.value
 
 
 def _download(
@@ -235,21 +233,17 @@ def _download(
 
 
 def build_environment(request: BuildRequest, seams: Seams, reporter: Reporter) -> Built:
-    """Build, install, verify in a staging folder; move it into place only if it verified."""
+    """Build, install and verify at the final place; keep the result only if it verified."""
     lock = request.lock
     files = plan_files(lock, request.platform)
     final = request.final
-    if (final.exists() or final.is_symlink()) and not request.replace:
-        raise BuildError(
-            f"an environment already exists at {final}",
-            hint="give --force to replace it (the old one stays until the new one verified)",
-        )
-    final.parent.mkdir(parents=True, exist_ok=True)
-    staging = staging_dir(final)
+    placement = Placement(final, replace=request.replace)
+    placement.begin()
     uv = seams.which("uv")
     timer = _Timer(seams.clock)
+    placed = False
     try:
-        python, how = _base(request, seams, staging, uv, timer, reporter)
+        python, how = _base(request, seams, final, uv, timer, reporter)
         cached, downloaded = _download(request, seams, files, reporter)
         size = sum(p.stat().st_size for _, p in cached)
         reporter.phase(
@@ -258,20 +252,22 @@ def build_environment(request: BuildRequest, seams: Seams, reporter: Reporter) -
             f"{len(cached)} files, {size / 1e6:.1f} MB ({downloaded} downloaded, "
             f"{len(cached) - downloaded} from the cache)",
         )
-        requirements = staging / "torchlock-requirements.txt"
+        requirements = final.parent / f".{final.name}.torchlock-requirements.txt"
         requirements.write_text(requirements_text(cached), encoding="utf-8")
-        _run(
-            seams.runner,
-            installer_argv(
-                python=str(python),
-                requirements=requirements,
-                uv=uv,
-                build_index=build_index(files),
-            ),
-            "uv pip install" if uv else "pip install",
-            INSTALL_TIMEOUT,
-        )
-        requirements.unlink()
+        try:
+            _run(
+                seams.runner,
+                installer_argv(
+                    python=str(python),
+                    requirements=requirements,
+                    uv=uv,
+                    build_index=build_index(files),
+                ),
+                "uv pip install" if uv else "pip install",
+                INSTALL_TIMEOUT,
+            )
+        finally:
+            requirements.unlink(missing_ok=True)
         reporter.phase(
             "install", timer.lap(), f"{len(cached)} packages with {'uv' if uv else 'pip'}"
         )
@@ -298,30 +294,21 @@ def build_environment(request: BuildRequest, seams: Seams, reporter: Reporter) -
                 files=files,
                 downloaded=downloaded,
             )
-        if request.chosen.backend is Backend.VENV:
-            relocate(staging, final, folders=scripts_folders(seams.os_kind))
-        elif request.chosen.backend is Backend.RATTLER:
-            relocate(
-                staging, final, folders=("Scripts",) if seams.os_kind is OS.WINDOWS else ("bin",)
-            )
-        else:
-            relocate(staging, final)
-        move_into_place(staging, final, replace=request.replace)
+        placement.keep()
+        placed = True
         reporter.phase("place", timer.lap(), str(final))
         return Built(
             final=final,
             placed=True,
-            python=env_python(
-                final, seams.os_kind, conda_layout=request.chosen.backend is not Backend.VENV
-            ),
+            python=python,
             python_source=how,
             report=report,
             files=files,
             downloaded=downloaded,
         )
     finally:
-        if staging.exists() or staging.is_symlink():
-            remove_tree(staging)
+        if not placed:
+            placement.roll_back()
 
 
 def list_dir(path: str) -> list[str]:

@@ -130,12 +130,14 @@ def create(
 
 
 def installed(prefix: Path) -> dict[str, str]:
-    """name -> version of every distribution in the environment's site-packages."""
+    """name -> version of every distribution the lock put in the environment's
+    site-packages (pip and setuptools, which the base brings along, left out)."""
     found = {}
     for info in prefix.glob("lib/python*/site-packages/*.dist-info"):
         meta = (info / "METADATA").read_text().splitlines()
         fields = dict(line.split(": ", 1) for line in meta if ": " in line)
-        found[fields["Name"]] = fields["Version"]
+        if fields["Name"] not in ("pip", "setuptools"):
+            found[fields["Name"]] = fields["Version"]
     return found
 
 
@@ -171,6 +173,7 @@ def test_create_by_name_installs_exactly_the_lock_and_verifies(
     assert ".torchlock-" not in activate
     assert ".torchlock-" not in (prefix / "pyvenv.cfg").read_text()
     _imports_from_its_own_bytecode(prefix)
+    _has_a_working_pip(prefix)
     assert sorted(p.name for p in prefix.parent.iterdir()) == ["demo"]
     # verify finds it again, by prefix, against the lock
     code, out, err = run_cli(
@@ -645,6 +648,16 @@ def test_auto_picks_conda_when_installed_and_builds_in_its_envs_directory(
     assert installed(envs / "demo")["torch"] == "2.5.1+cu124"
     assert sorted(p.name for p in envs.iterdir()) == ["demo"]
     _imports_from_its_own_bytecode(envs / "demo")
+    _has_a_working_pip(envs / "demo")
+
+
+def _has_a_working_pip(prefix: Path) -> None:
+    """Users pip install into what they were given: pip is there and sees no conflict."""
+    python = str(prefix / "bin" / "python")
+    for argv in ([python, "-m", "pip", "--version"], [python, "-m", "pip", "check"]):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env)
+        assert done.returncode == 0, (argv, done.stdout, done.stderr)
 
 
 def _imports_from_its_own_bytecode(prefix: Path) -> None:

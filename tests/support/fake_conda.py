@@ -1,8 +1,9 @@
 """A stand-in ``conda`` program: records its arguments and makes a Python prefix.
 
 ``conda info --json`` names an envs directory; ``conda create ... -p PREFIX ...`` makes
-PREFIX a working Python environment with the interpreter running the tests (as a venv
-without pip: the real conda would link its python package there). Every call appends
+PREFIX a working Python environment with the interpreter running the tests (a venv: the
+real conda would link its python package there), with pip when ``pip`` is among the
+packages asked for, as the real one installs it. Every call appends
 its arguments, one line each, to a log file, so tests check the commands issued.
 """
 
@@ -23,11 +24,13 @@ case "$1" in
   create)
     prefix=""
     previous=""
+    seed="--without-pip"
     for arg in "$@"; do
       if [ "$previous" = "-p" ]; then prefix="$arg"; fi
+      if [ "$arg" = "pip" ]; then seed=""; fi
       previous="$arg"
     done
-    exec '{base}' -m venv --without-pip "$prefix" ;;
+    exec '{base}' -m venv $seed "$prefix" ;;
   *) echo "fake {name}: unsupported command $1" >&2; exit 2 ;;
 esac
 """

@@ -188,9 +188,9 @@ def conda_create_argv(
 
 
 def venv_argv(python: str, prefix: Path, *, prompt: str, with_pip: bool) -> list[str]:
-    """The standard library's venv, with pip only when pip will do the installing.
+    """The standard library's venv; ``with_pip`` seeds it with the pip Python bundles.
 
-    ``prompt`` is the final folder's name (the venv is built under a staging name).
+    ``prompt`` is the name shown when it is activated (the folder's own name).
     """
     pip = [] if with_pip else ["--without-pip"]
     return [python, "-m", "venv", *pip, "--prompt", prompt, str(prefix)]

@@ -158,7 +158,9 @@ def _base(
         )
         _run(
             seams.runner,
-            venv_argv(found.path, prefix, prompt=request.final.name, with_pip=uv is None),
+            venv_argv(
+                found.path, prefix, prompt=request.final.name, with_pip=_seed_pip(request, uv)
+            ),
             "python -m venv",
             INSTALL_TIMEOUT,
         )
@@ -199,6 +201,17 @@ def _base(
     what = f"{len(mine)} locked conda packages" if mine else f"python={lock.python} pip"
     reporter.phase("base", timer.lap(), f"{chosen.backend.value} create: {what}")
     return env_python(prefix, seams.os_kind, conda_layout=True), chosen.backend.value
+
+
+def _seed_pip(request: BuildRequest, uv: str | None) -> bool:
+    """Whether the venv starts with the pip its Python bundles (ensurepip).
+
+    Users pip install into the environment they were given, so every one has pip: the
+    lock's own when it pins one (``--with pip``; uv installs it with the rest), else the
+    bundled one. pip is also what installs when uv is absent.
+    """
+    locked = any(p.name == "pip" for p in request.lock.packages_for(request.platform))
+    return uv is None or not locked
 
 
 def _download(

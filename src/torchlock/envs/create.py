@@ -143,8 +143,14 @@ def _base(
     uv: str | None,
     timer: _Timer,
     reporter: Reporter,
+    seeds: list[tuple[PlannedFile, Path]],
 ) -> tuple[Path, str]:
-    """Create the environment's base (Python, and pip where pip installs); its python."""
+    """Create the environment's base (Python, and pip); its python.
+
+    Users pip install into the environment they were given, so every one has pip: the
+    conda base's, the lock's own when it pins one, else the one Python bundles. Files the
+    base needs installed with the locked ones (that bundled pip, for uv) go to ``seeds``.
+    """
     lock, chosen = request.lock, request.chosen
     if chosen.backend is Backend.VENV:
         found = find_python(
@@ -156,15 +162,22 @@ def _base(
             home=seams.home,
             os_kind=seams.os_kind,
         )
+        locked_pip = any(p.name == "pip" for p in lock.packages_for(request.platform))
+        # pip itself installs when uv is absent: then venv seeds it (ensurepip, ~3 s);
+        # with uv, the bundled pip wheel is installed with the locked files (~0.1 s)
         _run(
             seams.runner,
-            venv_argv(
-                found.path, prefix, prompt=request.final.name, with_pip=_seed_pip(request, uv)
-            ),
+            venv_argv(found.path, prefix, prompt=request.final.name, with_pip=uv is None),
             "python -m venv",
             INSTALL_TIMEOUT,
         )
         python = env_python(prefix, seams.os_kind, conda_layout=False)
+        if uv is not None and not locked_pip:
+            self_seeded = _bundled_pip(seams.runner, python)
+            if self_seeded is None:  # a Python without ensurepip's wheels: its own way
+                _run(seams.runner, [str(python), "-m", "ensurepip"], "ensurepip", INSTALL_TIMEOUT)
+            else:
+                seeds.append(self_seeded)
         reporter.phase("base", timer.lap(), f"venv with Python {lock.python} ({found.how})")
         return python, found.how
     if chosen.backend is Backend.RATTLER:
@@ -203,15 +216,35 @@ def _base(
     return env_python(prefix, seams.os_kind, conda_layout=True), chosen.backend.value
 
 
-def _seed_pip(request: BuildRequest, uv: str | None) -> bool:
-    """Whether the venv starts with the pip its Python bundles (ensurepip).
+_FIND_BUNDLED = (
+    "import ensurepip, glob, os; "
+    "print('\\n'.join(glob.glob(os.path.join(os.path.dirname(ensurepip.__file__), "
+    "'_bundled', 'pip-*-py3-none-any.whl'))))"
+)
 
-    Users pip install into the environment they were given, so every one has pip: the
-    lock's own when it pins one (``--with pip``; uv installs it with the rest), else the
-    bundled one. pip is also what installs when uv is absent.
-    """
-    locked = any(p.name == "pip" for p in request.lock.packages_for(request.platform))
-    return uv is None or not locked
+
+def _bundled_pip(runner: Runner, python: Path) -> tuple[PlannedFile, Path] | None:
+    """The pip wheel the environment's Python bundles (ensurepip's), with its sha256."""
+    import hashlib
+
+    from packaging.utils import parse_wheel_filename
+
+    done = runner.run([str(python), "-c", _FIND_BUNDLED], timeout=60.0)
+    if not isinstance(done, Completed) or done.returncode != 0:
+        return None
+    found = [Path(line) for line in done.stdout.splitlines() if line.strip()]
+    if len(found) != 1 or not found[0].is_file():
+        return None
+    wheel = found[0]
+    _, version, _, _ = parse_wheel_filename(wheel.name)
+    planned = PlannedFile(
+        project="pip",
+        version=version,
+        filename=wheel.name,
+        url=wheel.as_uri(),
+        sha256=hashlib.sha256(wheel.read_bytes()).hexdigest(),
+    )
+    return planned, wheel
 
 
 def _download(
@@ -256,8 +289,10 @@ def build_environment(request: BuildRequest, seams: Seams, reporter: Reporter) -
     timer = _Timer(seams.clock)
     placed = False
     try:
-        python, how = _base(request, seams, final, uv, timer, reporter)
+        seeds: list[tuple[PlannedFile, Path]] = []
+        python, how = _base(request, seams, final, uv, timer, reporter, seeds)
         cached, downloaded = _download(request, seams, files, reporter)
+        cached = [*cached, *seeds]
         size = sum(p.stat().st_size for _, p in cached)
         reporter.phase(
             "download",

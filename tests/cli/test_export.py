@@ -86,3 +86,33 @@ def test_a_pylock_export_must_have_a_lock_name(
     assert not (solved.parent / "lock.toml").exists()
     code, _, err = run_cli(["export", "--format", "pylock", "-o", "pylock.copy.toml"], capsys)
     assert code == 0, err
+
+
+@pytest.mark.parametrize(
+    ("alias", "fmt"),
+    [
+        ("requirements.txt", "requirements"),
+        ("conda-lock.yml", "conda-lock"),
+        ("environment.yml", "environment"),
+        ("pylock.toml", "pylock"),
+    ],
+)
+def test_the_file_names_people_type_are_formats_too(
+    capsys: pytest.CaptureFixture[str], solved: Path, alias: str, fmt: str
+) -> None:
+    code, by_alias, err = run_cli(["export", "--format", alias], capsys)
+    assert code == 0, err
+    code, by_name, err = run_cli(["export", "--format", fmt], capsys)
+    assert code == 0, err
+    assert by_alias == by_name
+
+
+def test_help_lists_every_platform_solve_takes(capsys: pytest.CaptureFixture[str]) -> None:
+    from torchlock.target import Platform
+
+    for command in ("solve", "export", "init"):
+        code, out, _ = run_cli([command, "--help"], capsys)
+        assert code == 0
+        for name in ("linux-64", "linux-aarch64", "win-64", "osx-arm64", "osx-64"):
+            Platform.parse(name)  # every name listed is one --platform takes
+            assert name in out, (command, name)

@@ -11,23 +11,32 @@ from torchlock.errors import LockfileError
 from torchlock.target import Platform
 
 FORMATS = ("requirements", "conda-lock", "environment", "pylock")
+# the file names people type for the same formats
+ALIASES = {
+    "requirements.txt": "requirements",
+    "conda-lock.yml": "conda-lock",
+    "environment.yml": "environment",
+    "pylock.toml": "pylock",
+}
 
 
 @click.command("export")
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(FORMATS),
+    type=click.Choice([*FORMATS, *ALIASES]),
+    callback=lambda ctx, param, value: ALIASES.get(value, value),
     required=True,
     help="requirements (pip, with --hash), conda-lock (conda-lock.yml v1), environment "
-    "(conda environment.yml with a pip section), pylock (the PEP 751 file alone).",
+    "(conda environment.yml with a pip section), pylock (the PEP 751 file alone); the "
+    "file names requirements.txt, conda-lock.yml, environment.yml and pylock.toml work too.",
 )
 @click.option("-o", "--output", metavar="FILE", help="Write to FILE (atomically). Default: stdout.")
 @click.option("--lock", "lock_file", metavar="FILE", help="The lock. Default: the spec's lock.")
 @click.option("--spec", "spec_file", metavar="FILE", help="The project spec. Default: ./")
 @click.option(
     "--platform",
-    metavar="linux-64|linux-aarch64|win-64",
+    metavar="linux-64|linux-aarch64|win-64|osx-arm64|osx-64",
     help="Only this target of the lock (no markers). Default: every target, with markers.",
 )
 @click.option(

@@ -29,7 +29,11 @@ from torchlock.target import Platform
 @click.option("--gpu-cc", multiple=True, metavar="X.Y", help="Target GPU (repeatable).")
 @click.option("--python", metavar="X.Y", help="Target Python. Default: this one.")
 @click.option(
-    "--platform", "platforms", multiple=True, metavar="linux-64|...", help="Target (repeatable)."
+    "--platform",
+    "platforms",
+    multiple=True,
+    metavar="linux-64|linux-aarch64|win-64|osx-arm64|osx-64",
+    help="Target (repeatable).",
 )
 @click.option("--torch", "torch_spec", metavar="SPEC", help="torch version or range.")
 @click.option("--variant", metavar="NAME", help="Force a build variant.")

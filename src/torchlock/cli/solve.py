@@ -48,7 +48,7 @@ TORCH_INDEX_CHOICES = ("auto", "pytorch", "default")  # workflows.TorchIndex's v
     "--platform",
     "platforms",
     multiple=True,
-    metavar="linux-64|linux-aarch64|win-64",
+    metavar="linux-64|linux-aarch64|win-64|osx-arm64|osx-64",
     help="Target platform to resolve for (repeatable). Default: the --os/--arch target.",
 )
 @click.option("--index-url", metavar="URL", help="Default index. Default: pip's configured index.")

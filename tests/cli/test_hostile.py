@@ -242,3 +242,41 @@ def test_metadata_from_a_hostile_mirror_never_reaches_a_solve_against_another_in
     assert "victim" in found
     assert "malware-payload" not in found
     assert found["victim"] == []
+
+
+def test_a_page_that_inflates_past_the_limit_is_refused_without_reading_it_all(
+    capsys: pytest.CaptureFixture[str], pypi_index: IndexServer
+) -> None:
+    import gzip
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    # 200 MB of JSON whitespace in a 200 kB gzip body: a "zip bomb" of a project page
+    bomb = gzip.compress(b"{" + b" " * (200 << 20) + b"}", compresslevel=9)
+
+    class Bomb(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/vnd.pypi.simple.v1+json")
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(bomb)))
+            self.end_headers()
+            self.wfile.write(bomb)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Bomb)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        index = f"http://127.0.0.1:{server.server_address[1]}/simple"
+        argv = ["solve", *SELECT, "--variant", "cu121", "--platform", "linux-64"]
+        argv += ["--index-url", pypi_index.index_url(), "--extra-index-url", index]
+        argv += ["--with", "bomb"]
+        code, _, err = run_cli(argv, capsys)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert code == 6, err
+    assert err.splitlines()[0].endswith("/simple/bomb/ is too large: over 67108864 bytes")
+    assert "Traceback" not in err

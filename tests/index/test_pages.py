@@ -181,7 +181,16 @@ def test_json_that_only_the_standard_library_reads_is_still_read(encode: Any) ->
 
 
 @pytest.mark.parametrize(
-    "content", ['{"files": [', "[]", '{"meta": {}}', b"\xff\xfe", '{"files": {}}', "null"]
+    "content",
+    [
+        '{"files": [',
+        "[]",
+        '{"meta": {}}',
+        b"\xff\xfe",
+        '{"files": {}}',
+        "null",
+        '{"files": ' + "[" * 100_000 + "]" * 100_000 + "}",  # deeper than Python's stack
+    ],
 )
 def test_json_malformed(content: str | bytes) -> None:
     with pytest.raises(MalformedPage):

@@ -233,6 +233,12 @@ class _Workers:
                 job()
 
 
+# What one answer may hold, decompressed: a project page or a metadata file (the largest
+# real pages are a few MB), and a file downloaded whole (a CUDA wheel is some GB).
+MAX_BODY_BYTES = 64 << 20
+MAX_FILE_BYTES = 8 << 30
+
+
 class SolveMemo:
     """What the targets of one solve share: decoded pages by URL, metadata by file URL.
 
@@ -843,15 +849,25 @@ class IndexClient:
                         continue
                     size = 0
                     content = b""
-                    if sink is not None and status == 200:
-                        sink.seek(0)
-                        sink.truncate()
-                        for chunk in response.iter_bytes():
-                            sink.write(chunk)
-                            size += len(chunk)
-                    else:
-                        content = response.read()
-                        size = len(content)
+                    try:
+                        if sink is not None and status == 200:
+                            sink.seek(0)
+                            sink.truncate()
+                            for chunk in response.iter_bytes():
+                                size += len(chunk)
+                                if size > MAX_FILE_BYTES:
+                                    raise transport.BodyTooLarge(MAX_FILE_BYTES)
+                                sink.write(chunk)
+                        else:
+                            content = response.read(limit=MAX_BODY_BYTES)
+                            size = len(content)
+                    except transport.BodyTooLarge as exc:
+                        raise PackageIndexError(
+                            f"{redact(url)} is too large: over {exc.limit} bytes",
+                            evidence=["decompressed, as it would be read"],
+                            hint="a page or metadata file of a real index is a few MB; "
+                            "this one is broken or hostile",
+                        ) from None
                     self._count(bytes=size)
                     return _Reply(
                         status=status,

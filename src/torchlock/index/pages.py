@@ -230,6 +230,8 @@ def _loose_json_entries(
         data = json.loads(content)
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedPage(f"not JSON: {exc}") from None
+    except RecursionError:  # arrays nested deeper than Python's stack: no index writes that
+        raise MalformedPage("JSON nested too deeply") from None
     if not isinstance(data, dict) or not isinstance(data.get("files"), list):
         raise MalformedPage("no 'files' list in the JSON page")
     entries: list[FileEntry] = []

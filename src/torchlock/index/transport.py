@@ -39,6 +39,7 @@ Key = tuple[str, str, int, "Proxy | None"]  # scheme, host, port, proxy: one poo
 
 CHUNK = 1 << 16  # what iter_bytes reads at a time
 WHOLE_CHUNK = 1 << 20  # what read() does: a project page in one read, a fraction of the CPU
+DECODED_PIECE = 1 << 20  # the most one decompression step may inflate to
 MAX_REDIRECTS = 10
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -107,6 +108,14 @@ class Proxy(Struct, frozen=True):
     authorization: str | None  # a Proxy-Authorization header value
 
 
+class BodyTooLarge(Exception):
+    """A body grew past the limit its reader set (after decompression)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"larger than {limit} bytes")
+        self.limit = limit
+
+
 class Response:
     """An answer being read: status, headers (by lowercase name), the final URL."""
 
@@ -132,10 +141,16 @@ class Response:
                 block = self._answer.read(chunk_size)
                 if not block:
                     break
-                if self._decoder is not None:
-                    block = self._decoder.decompress(block)
-                if block:
+                if self._decoder is None:
                     yield block
+                    continue
+                # at most DECODED_PIECE bytes per call: a small compressed body can inflate
+                # a thousandfold (a "zip bomb"), and the caller counts what it is given
+                piece = self._decoder.decompress(block, DECODED_PIECE)
+                while piece:
+                    yield piece
+                    tail = self._decoder.unconsumed_tail
+                    piece = self._decoder.decompress(tail, DECODED_PIECE) if tail else b""
             if self._decoder is not None:
                 tail = self._decoder.flush()
                 if tail:
@@ -149,9 +164,16 @@ class Response:
         except OSError as exc:
             raise ProtocolError(_describe(exc)) from None
 
-    def read(self) -> bytes:
-        """The whole body, decoded."""
-        return b"".join(self.iter_bytes(WHOLE_CHUNK))
+    def read(self, limit: int | None = None) -> bytes:
+        """The whole body, decoded; BodyTooLarge past ``limit`` bytes (decoded)."""
+        pieces: list[bytes] = []
+        size = 0
+        for piece in self.iter_bytes(WHOLE_CHUNK):
+            size += len(piece)
+            if limit is not None and size > limit:
+                raise BodyTooLarge(limit)
+            pieces.append(piece)
+        return b"".join(pieces)
 
 
 class Session:

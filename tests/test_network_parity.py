@@ -14,6 +14,7 @@ accepted difference is written beside its set, with its reason.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -80,7 +81,9 @@ def _uv_compile(
     argv = [_uv(), "pip", "compile", str(source), "--index-url", pip_default_index()]
     argv += ["--python-version", "3.10", "--python-platform", uv_platform]
     argv += ["--no-header", "--no-annotate", "--quiet"]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
+    # no Python download: uv needs no interpreter of the target's version to resolve for it
+    env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False, env=env)
     assert done.returncode == 0, done.stderr
     pins: dict[str, str] = {}
     for line in done.stdout.splitlines():

@@ -13,7 +13,10 @@ import click
 from torchlock.errors import InputError
 
 if TYPE_CHECKING:
-    from torchlock.envs.sdist_build import IsolatedBuilder
+    from typing import IO
+
+    from torchlock.artifacts import Artifact
+    from torchlock.index.sdists import SdistBuilder
     from torchlock.system.model import HostReport
     from torchlock.target import Platform
     from torchlock.workflows.solving import IndexSettings
@@ -173,22 +176,35 @@ def host_platform(os_name: str | None, arch_name: str | None) -> Platform:
     return Platform(os=target_os, arch=target_arch)
 
 
-def sdist_builder(settings: IndexSettings) -> IsolatedBuilder:
+def sdist_builder(settings: IndexSettings) -> SdistBuilder:
     """The builder that asks an sdist's build backend for its wheel's metadata.
 
     The backend runs on the Python torchlock runs on, in a fresh venv whose build
-    requirements come from the solve's default index (by uv when it is on PATH, else by pip).
+    requirements come from the solve's default index (by uv when it is on PATH, else by
+    pip). The machinery (build, tarfile, subprocess) is imported when an sdist first needs
+    it: most solves meet none, and every cold solve would pay for the imports.
     """
-    import shutil
+    return _OnFirstSdist(settings)
 
-    from torchlock.envs.sdist_build import IsolatedBuilder
-    from torchlock.system.runner import SubprocessRunner
 
-    return IsolatedBuilder(
-        runner=SubprocessRunner(),
-        python=sys.executable,
-        index_url=settings.default_index,
-        find_links=settings.find_links,
-        environ=os.environ,
-        uv=shutil.which("uv"),
-    )
+class _OnFirstSdist:
+    def __init__(self, settings: IndexSettings) -> None:
+        self._settings = settings
+        self._real: SdistBuilder | None = None
+
+    def wheel_metadata(self, sdist: IO[bytes], artifact: Artifact) -> str:
+        if self._real is None:
+            import shutil
+
+            from torchlock.envs.sdist_build import IsolatedBuilder
+            from torchlock.system.runner import SubprocessRunner
+
+            self._real = IsolatedBuilder(
+                runner=SubprocessRunner(),
+                python=sys.executable,
+                index_url=self._settings.default_index,
+                find_links=self._settings.find_links,
+                environ=os.environ,
+                uv=shutil.which("uv"),
+            )
+        return self._real.wheel_metadata(sdist, artifact)

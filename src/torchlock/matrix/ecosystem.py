@@ -6,16 +6,15 @@ Pure: :func:`parse_ecosystem` turns the parsed JSON into an :class:`Ecosystem`;
 
 from __future__ import annotations
 
-import json
 import re
 from functools import cache
-from importlib import resources
 from typing import Any
 
 from msgspec import Struct
 from packaging.utils import NormalizedName, canonicalize_name
 
 from torchlock.errors import DataError
+from torchlock.matrix.load import read_data_file
 
 ECOSYSTEM_FILE = "ecosystem.json"
 
@@ -59,5 +58,4 @@ def parse_ecosystem(document: Any) -> Ecosystem:
 @cache
 def load_ecosystem() -> Ecosystem:
     """The shipped ecosystem list (read once per process)."""
-    text = (resources.files("torchlock.matrix") / "data" / ECOSYSTEM_FILE).read_text("utf-8")
-    return parse_ecosystem(json.loads(text))
+    return parse_ecosystem(read_data_file(ECOSYSTEM_FILE))

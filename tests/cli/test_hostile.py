@@ -280,3 +280,30 @@ def test_a_page_that_inflates_past_the_limit_is_refused_without_reading_it_all(
     assert code == 6, err
     assert err.splitlines()[0].endswith("/simple/bomb/ is too large: over 67108864 bytes")
     assert "Traceback" not in err
+
+
+def test_credentials_in_file_urls_an_index_hands_out_never_reach_the_lock(
+    capsys: pytest.CaptureFixture[str],
+    pypi_index: IndexServer,
+    index_tree: FixtureIndex,
+    index_server: IndexServer,
+    tmp_path: Path,
+) -> None:
+    wheel = build_wheel(index_tree.files, "victim", "2.0")
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    host = index_server.url.removeprefix("http://")
+    entry = {
+        "filename": wheel.name,
+        "url": f"http://deploy:s3cr3t-pass@{host}/files/{wheel.name}",
+        "hashes": {"sha256": digest},
+    }
+    _victim_page(index_tree, [entry], "")
+    argv = ["solve", *SELECT, "--variant", "cu121", "--platform", "linux-64"]
+    argv += ["--index-url", pypi_index.index_url(), "--extra-index-url", index_server.index_url()]
+    argv += ["--with", "victim", "-o", "pylock.toml", "--json"]
+    code, out, err = run_cli(argv, capsys)
+    assert code == 0, err
+    text = (tmp_path / "pylock.toml").read_text()
+    assert f"http://{host}/files/{wheel.name}" in text
+    for shown in (text, out, err):
+        assert "s3cr3t" not in shown

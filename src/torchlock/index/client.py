@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Generic, TypeVar, cast
 from urllib.parse import unquote, urlsplit
 
+import msgspec
 from msgspec import Struct, field
 from msgspec.structs import force_setattr
 from packaging.tags import Tag
@@ -562,7 +563,7 @@ class IndexClient:
             self.pages_used[page.url] = page.sha256
         kind = page_kind(page.content_type) or "html"
         try:
-            return parse_page(
+            found = parse_page(
                 page.content,
                 kind=kind,
                 page_url=page.base_url or page.url,
@@ -576,6 +577,20 @@ class IndexClient:
                 evidence=[str(exc)],
                 hint="the index sent a damaged or truncated page; try again later",
             ) from None
+        return tuple(self._without_credentials(a) for a in found)
+
+    def _without_credentials(self, artifact: Artifact) -> Artifact:
+        """``artifact`` with ``user:password@`` taken out of its URL (an index may hand
+        out such URLs): results, locks and the cache never hold them. The login is kept
+        for that host, in memory, for this client's own requests."""
+        if "@" not in artifact.url:
+            return artifact
+        clean, login = split_credentials(artifact.url)
+        if login is None:
+            return artifact
+        with self._lock:
+            self._credentials.setdefault(origin(clean), login)
+        return msgspec.structs.replace(artifact, url=clean)
 
     def _store(self, page: CachedPage) -> None:
         if self._cache is not None:

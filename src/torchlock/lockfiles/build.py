@@ -14,6 +14,7 @@ from packaging.utils import NormalizedName
 from packaging.version import Version
 
 from torchlock.artifacts import Artifact, ArtifactKind
+from torchlock.credentials import without_credentials
 from torchlock.errors import InputError
 from torchlock.lockfiles.model import (
     CondaPackage,
@@ -217,6 +218,11 @@ def _file(artifact: Artifact) -> LockedFile:
             evidence=[f"listed by {artifact.index}"],
             hint="a lock pins every file by its hash; use an index that publishes hashes",
         )
+    # an index may hand out file URLs with user:password@ in them: a lock is checked into
+    # a repository, so they are left out (create sends the netrc login for that host)
     return LockedFile(
-        name=artifact.filename, url=artifact.url, sha256=artifact.sha256, size=artifact.size
+        name=artifact.filename,
+        url=without_credentials(artifact.url),
+        sha256=artifact.sha256,
+        size=artifact.size,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 import pytest
@@ -188,3 +189,40 @@ def test_each_way_out_has_its_code_and_at_most_one_line(
     assert got == code
     assert out == ""
     assert err.splitlines() == (line.split("\n") if line else [])
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["verify", "--python", ""],
+        ["verify", "--prefix", "  "],
+        ["solve", "--index-url", ""],
+        ["export", "--format", "requirements", "--lock", ""],
+        ["create", "demo", "--lock", ""],
+    ],
+)
+def test_an_empty_value_is_refused_by_every_command(
+    capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    code, out, err = run_cli(argv, capsys)
+    assert code == 2
+    assert out == ""
+    [line] = err.splitlines()
+    assert "an empty value; leave the option out for its default" in line
+    assert line.startswith("error: invalid value for '")
+
+
+@pytest.mark.parametrize("option", ["--cache-dir", "--find-links"])
+def test_a_path_too_long_for_the_file_system_is_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, option: str
+) -> None:
+    too_long = str(tmp_path / ("x" * 300))
+    argv = ["solve", "--driver", "none", "--python", "3.10", "--torch", "2.1.2", "--no-conda"]
+    argv += ["--index-url", "http://127.0.0.1:9/simple", option, too_long]
+    code, out, err = run_cli(argv, capsys)
+    assert code == 2, err
+    assert out == ""
+    [line] = err.splitlines()
+    assert line.startswith("error: ")
+    assert "too long" in line
+    assert "Traceback" not in err

@@ -8,6 +8,7 @@ exit code.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import sys
 from typing import Any
@@ -83,6 +84,7 @@ class LazyGroup(click.Group):
         module = importlib.import_module(entry[0])
         command = getattr(module, entry[1])
         assert isinstance(command, click.Command)
+        _refuse_empty_values(command)
         return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -90,6 +92,26 @@ class LazyGroup(click.Group):
         rows = [(name, _COMMANDS[name][2]) for name in self.list_commands(ctx)]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
+
+
+def _refuse_empty_values(command: click.Command) -> None:
+    """Every option that takes text refuses an empty one (``verify --python ""`` would
+    otherwise verify the default interpreter, as if the option were left out)."""
+    from torchlock.cli.options import not_empty
+
+    commands = [command]
+    while commands:
+        current = commands.pop()
+        if isinstance(current, click.Group):
+            commands.extend(current.commands.values())
+        for param in current.params:
+            if (
+                isinstance(param, click.Option)
+                and not param.is_flag
+                and param.callback is None
+                and isinstance(param.type, click.types.StringParamType)
+            ):
+                param.callback = not_empty
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -162,4 +184,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(141)
+    except OSError as exc:
+        # a path the user gave that the file system refuses (too long, not a folder): the
+        # errors torchlock expects are TorchlockErrors; this keeps the rest to one line too
+        where = f": {exc.filename}" if exc.filename else ""
+        click.echo(f"error: {_one_line(str(exc.strerror or exc))}{where}", err=True)
+        sys.exit(2 if exc.errno in (errno.ENAMETOOLONG, errno.ENOTDIR, errno.EISDIR) else 1)
     sys.exit(result if isinstance(result, int) else 0)

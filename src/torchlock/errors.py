@@ -69,6 +69,10 @@ class PackageIndexError(TorchlockError):
     exit_code = 6
 
 
+class DownloadInterrupted(PackageIndexError):
+    """A download failed part way (a reset, a timeout, a cut body): worth resuming."""
+
+
 class ResolutionError(TorchlockError):
     """The requirements cannot be satisfied together; the message says through which chain."""
 

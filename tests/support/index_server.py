@@ -37,7 +37,7 @@ LAST_MODIFIED = "Mon, 01 Jan 2024 00:00:00 GMT"
 class Fault:
     """What to do instead of (or to) the normal answer; ``times`` None means always."""
 
-    kind: str  # status | reset | delay | truncate | content_type | ignore_range | body
+    kind: str  # status | reset | delay | truncate | drop | content_type | ignore_range | body
     times: int | None = 1
     status: int = 500
     retry_after: str | None = None
@@ -67,6 +67,12 @@ class Fault:
     def truncated(cls, *, times: int | None = None) -> Fault:
         """Send only the first half of the body (with a matching Content-Length)."""
         return cls(kind="truncate", times=times)
+
+    @classmethod
+    def dropped(cls, *, times: int | None = None) -> Fault:
+        """Promise the whole body (its Content-Length), send half, and close the connection:
+        a download that drops mid-file. A 206 answer to a Range request drops the same way."""
+        return cls(kind="drop", times=times)
 
     @classmethod
     def wrong_type(cls, content_type: str = "text/plain", *, times: int | None = None) -> Fault:
@@ -282,6 +288,9 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> None:
         owner = self.owner
         length = len(body)
+        drop = False
+        if status in (200, 206):
+            drop = owner._take_fault(path, ("drop",)) is not None
         if status == 200:
             fault = owner._take_fault(path, ("truncate", "content_type", "body"))
             if fault is not None and fault.kind == "content_type":
@@ -301,6 +310,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(length if status != 304 else 0))
         self.end_headers()
         if self.command != "HEAD" and status != 304:
+            if drop:
+                self.wfile.write(body[: len(body) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
             self.wfile.write(body)
 
 

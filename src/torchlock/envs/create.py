@@ -14,7 +14,9 @@ a :class:`~torchlock.envs.install.Fetcher` for downloads, ``which``, the clock, 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
@@ -49,6 +51,8 @@ from torchlock.matrix.model import Variant
 from torchlock.system.model import HostReport
 from torchlock.system.runner import Completed, Runner
 from torchlock.target import OS
+
+DOWNLOADS_AT_ONCE = 4
 
 
 class Reporter(Protocol):
@@ -258,24 +262,31 @@ def _download(
     total = sum(f.size or 0 for f in missing) if all(f.size for f in missing) else None
     if missing:
         reporter.bar_start(f"downloading {len(missing)} files", total)
-    cached: list[tuple[PlannedFile, Path]] = []
-    downloaded = 0
+    lock = threading.Lock()
+
+    def advance(amount: int) -> None:  # the bar is shared by the download threads
+        with lock:
+            reporter.bar_advance(amount)
+
+    def one(planned: PlannedFile) -> tuple[Path, bool]:
+        return ensure_cached(
+            planned,
+            cache_dir=request.cache_dir,
+            fetcher=seams.fetcher,
+            url=(request.mirror_urls or {}).get(planned.sha256),
+            progress=advance,
+        )
+
     try:
-        for planned in files:
-            url = (request.mirror_urls or {}).get(planned.sha256)
-            path, fresh = ensure_cached(
-                planned,
-                cache_dir=request.cache_dir,
-                fetcher=seams.fetcher,
-                url=url,
-                progress=reporter.bar_advance,
-            )
-            downloaded += fresh
-            cached.append((planned, path))
+        # several files at once: a CUDA closure is a dozen wheels of 100 MB to 2 GB, and one
+        # connection rarely fills a link; a failure is raised once the others have ended
+        with ThreadPoolExecutor(max_workers=DOWNLOADS_AT_ONCE) as pool:
+            results = list(pool.map(one, files))
     finally:
         if missing:
             reporter.bar_stop()
-    return cached, downloaded
+    cached = [(planned, path) for planned, (path, _) in zip(files, results, strict=True)]
+    return cached, sum(fresh for _, fresh in results)
 
 
 def build_environment(request: BuildRequest, seams: Seams, reporter: Reporter) -> Built:

@@ -19,7 +19,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import IO, Protocol
 from urllib.parse import unquote, urlsplit
 
 from msgspec import Struct
@@ -27,7 +27,7 @@ from packaging.version import Version
 
 from torchlock.artifacts import is_safe_filename
 from torchlock.envs.locked import LockLike
-from torchlock.errors import InputError, TorchlockError
+from torchlock.errors import DownloadInterrupted, InputError, PackageIndexError, TorchlockError
 
 CHUNK = 1 << 20
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -95,10 +95,21 @@ Progress = Callable[[int], None]  # bytes added since the last call
 Sink = Callable[[bytes], None]
 
 
-class Fetcher(Protocol):
-    """Hands the body at ``url`` to ``sink`` chunk by chunk; raises on any failure."""
+def _nothing() -> None:
+    pass
 
-    def fetch(self, url: str, sink: Sink) -> None: ...
+
+class Fetcher(Protocol):
+    """Hands the body at ``url`` to ``sink`` chunk by chunk; raises on any failure.
+
+    With ``start`` > 0 it asks for the bytes from there on (an HTTP Range request); when
+    the server sends the whole file instead, it calls ``restart`` before the first byte
+    reaches ``sink``, so that the caller starts over.
+    """
+
+    def fetch(
+        self, url: str, sink: Sink, *, start: int = 0, restart: Callable[[], None] = _nothing
+    ) -> None: ...
 
 
 def cached_file(cache_dir: Path, sha256: str, filename: str) -> Path:
@@ -125,6 +136,9 @@ def _copy_local(url: str, sink: Sink) -> None:
             sink(chunk)
 
 
+ATTEMPTS = 3  # per source: a dropped download is resumed from where it stopped
+
+
 def ensure_cached(
     file: PlannedFile,
     *,
@@ -136,35 +150,33 @@ def ensure_cached(
     """(the cached path, whether it was downloaded now) of ``file``, its sha256 checked.
 
     A file already in the cache is trusted only if its name sits under its own sha256
-    (it got there only after the check). ``url`` overrides the lock's (a mirror's copy).
+    (it got there only after the check). ``url`` (a mirror's copy) is tried first, then
+    the lock's URL. A download that drops is resumed from where it stopped (an HTTP Range
+    request; a server that ignores it sends the whole file again), up to ``ATTEMPTS``
+    times per source; the sha256 is computed as the bytes arrive.
     """
     target = cached_file(cache_dir, file.sha256, file.filename)
     if target.is_file():
         return target, False
-    source = url or file.url
+    sources = list(dict.fromkeys(u for u in (url, file.url) if u))
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, partial = tempfile.mkstemp(prefix=".part-", dir=target.parent)
-    digest = hashlib.sha256()
+    failures: list[TorchlockError] = []
     try:
-        with os.fdopen(handle, "wb") as out:
-
-            def sink(data: bytes) -> None:
-                digest.update(data)
-                out.write(data)
-                progress(len(data))
-
-            if urlsplit(source).scheme == "file":
-                _copy_local(source, sink)
+        with os.fdopen(handle, "r+b") as out:
+            for source in sources:
+                if _fetch_into(out, file, source, fetcher, progress, failures):
+                    break
+                out.seek(0)
+                out.truncate()
             else:
-                fetcher.fetch(source, sink)
-        got = digest.hexdigest()
-        if got != file.sha256:
-            raise BuildError(
-                f"{file.filename}: sha256 does not match the lock",
-                evidence=[f"the lock: {file.sha256}", f"got:      {got}", f"from {source}"],
-                hint="the file on the index changed since the lock was written, or the "
-                "download was tampered with; solve again, or use another --mirror",
-            )
+                if len(failures) == 1 or not isinstance(failures[-1], PackageIndexError):
+                    raise failures[-1]  # its own words, class and exit code (a certificate)
+                raise BuildError(
+                    f"{file.filename}: cannot download it",
+                    evidence=[str(f).splitlines()[0] for f in failures[-4:]],
+                    hint="check the network (and HTTPS_PROXY), or use another --mirror",
+                )
         os.replace(partial, target)
     except OSError as exc:
         raise BuildError(f"{file.filename}: cannot download or store it: {exc}") from exc
@@ -172,6 +184,64 @@ def ensure_cached(
         if os.path.exists(partial):
             os.unlink(partial)
     return target, True
+
+
+def _fetch_into(
+    out: IO[bytes],
+    file: PlannedFile,
+    source: str,
+    fetcher: Fetcher,
+    progress: Progress,
+    failures: list[TorchlockError],
+) -> bool:
+    """Whether ``source`` gave the file's bytes, whole and matching its sha256, into ``out``.
+
+    BuildError when the bytes do not match (the lock or the source is wrong: trying again
+    would not mend it). A failure to fetch is recorded in ``failures`` and is False; only
+    an interrupted transfer is tried again (from where it stopped), an HTTP error or an
+    untrusted certificate goes to the next source at once.
+    """
+    digest = hashlib.sha256()
+    written = 0
+
+    def sink(data: bytes) -> None:
+        nonlocal written
+        digest.update(data)
+        out.write(data)
+        written += len(data)
+        progress(len(data))
+
+    def restart() -> None:  # the whole file is coming (again): from its first byte
+        nonlocal digest, written
+        out.seek(0)
+        out.truncate()
+        digest, written = hashlib.sha256(), 0
+
+    for _attempt in range(ATTEMPTS):
+        try:
+            if urlsplit(source).scheme == "file":
+                restart()
+                _copy_local(source, sink)
+            else:
+                fetcher.fetch(source, sink, start=written, restart=restart)
+            break
+        except DownloadInterrupted as exc:
+            failures.append(exc)
+            out.flush()  # the next attempt goes on from ``written``
+        except TorchlockError as exc:
+            failures.append(exc)
+            return False
+    else:
+        return False
+    got = digest.hexdigest()
+    if got != file.sha256:
+        raise BuildError(
+            f"{file.filename}: sha256 does not match the lock",
+            evidence=[f"the lock: {file.sha256}", f"got:      {got}", f"from {source}"],
+            hint="the file on the index changed since the lock was written, or the "
+            "download was tampered with; solve again, or use another --mirror",
+        )
+    return True
 
 
 # --- the installer ------------------------------------------------------------------------

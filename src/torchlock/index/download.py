@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from torchlock.errors import PackageIndexError
+from torchlock.errors import DownloadInterrupted, PackageIndexError
 from torchlock.index.logins import NetrcLogins
 from torchlock.index.urls import redact
 
@@ -50,16 +50,37 @@ class HttpFetcher:
             )
         return self._own
 
-    def fetch(self, url: str, sink: Callable[[bytes], None]) -> None:
+    def fetch(
+        self,
+        url: str,
+        sink: Callable[[bytes], None],
+        *,
+        start: int = 0,
+        restart: Callable[[], None] = lambda: None,
+    ) -> None:
+        """Stream ``url`` to ``sink``; from byte ``start`` on with a Range request, calling
+        ``restart`` first when the server sends the whole file instead."""
         from torchlock.index import transport
 
         shown = redact(url)
         try:
             # identity: the bytes hashed are the file's own, whatever a server might compress
             login = self._logins.for_host(urlsplit(url).hostname or "")
-            identity = {"Accept-Encoding": "identity"}
-            with self._client().stream(url, identity, auth=login) as response:
-                if response.status != 200:
+            headers = {"Accept-Encoding": "identity"}
+            if start:
+                headers["Range"] = f"bytes={start}-"
+            with self._client().stream(url, headers, auth=login) as response:
+                if start and response.status == 206:
+                    begins = response.headers.get("content-range", "").partition(" ")[2]
+                    if not begins.startswith(f"{start}-"):
+                        raise PackageIndexError(
+                            f"cannot resume downloading {shown}",
+                            evidence=[f"asked for bytes {start}-, got {begins or 'no range'}"],
+                        )
+                elif response.status == 200:
+                    if start:
+                        restart()
+                else:
                     raise PackageIndexError(
                         f"cannot download {shown}",
                         evidence=[f"HTTP {response.status} {response.reason}".strip()],
@@ -71,7 +92,7 @@ class HttpFetcher:
                 from torchlock.index.client import lasting_failure
 
                 raise lasting_failure("download", url, exc) from None
-            raise PackageIndexError(
+            raise DownloadInterrupted(
                 f"cannot download {shown}: {type(exc).__name__}",
                 evidence=[redact(str(exc))] if str(exc) else [],
                 hint="check the network (and HTTPS_PROXY), or use another --mirror",

@@ -140,3 +140,36 @@ def test_a_file_no_source_can_give_is_one_error_naming_the_attempts(
         fetcher.close()
     assert index_server.url in str(caught.value)
     assert [p for p in (tmp_path / "cache").rglob("*") if p.is_file()] == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://files.example.invalid/big-1.0-py3-none-any.whl", "ftp://h/big-1.0-py3-none-any.whl"],
+)
+def test_a_lock_url_follows_the_index_rules(url: str, tmp_path: Path) -> None:
+    from torchlock.errors import PackageIndexError
+
+    fetcher = HttpFetcher()
+    try:
+        with pytest.raises(PackageIndexError, match="refusing plain-http|unsupported"):
+            fetcher.fetch(url, lambda _: None)
+    finally:
+        fetcher.close()
+
+
+def test_a_lock_naming_a_fifo_never_hangs(tmp_path: Path) -> None:
+    import os
+
+    from torchlock.errors import InputError
+
+    fifo = tmp_path / "big-1.0-py3-none-any.whl"
+    os.mkfifo(fifo)
+    planned = PlannedFile(
+        project="big",
+        version=Version("1.0"),
+        filename=fifo.name,
+        url=fifo.as_uri(),
+        sha256="0" * 64,
+    )
+    with pytest.raises(InputError, match="not a regular file"):
+        ensure_cached(planned, cache_dir=tmp_path / "cache", fetcher=HttpFetcher())

@@ -167,7 +167,7 @@ def create(
     pip = pip_settings()
     ca_file = None if pip.cert is None else Path(pip.cert)
     netrc_path = _netrc_path()
-    fetcher = HttpFetcher(ca_file=ca_file, netrc_path=netrc_path)
+    fetcher = HttpFetcher(ca_file=ca_file, netrc_path=netrc_path, trusted_hosts=pip.trusted_hosts)
     seams = Seams(
         runner=SubprocessRunner(),
         fetcher=fetcher,

@@ -131,7 +131,10 @@ def _copy_local(url: str, sink: Sink) -> None:
     text = unquote(urlsplit(url).path)
     if os.name == "nt" and text[:1] == "/" and text[2:3] == ":":
         text = text[1:]  # file:///C:/x → C:/x
-    with Path(text).open("rb") as source:
+    path = Path(text)
+    if not path.is_file():  # a FIFO or a device (a lock names it) would hang or never end
+        raise InputError(f"the lock's file {path} is not a regular file")
+    with path.open("rb") as source:
         while chunk := source.read(CHUNK):
             sink(chunk)
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from torchlock.errors import DownloadInterrupted, PackageIndexError
+from torchlock.hosts import is_loopback
 from torchlock.index.logins import NetrcLogins
-from torchlock.index.urls import redact
+from torchlock.index.urls import check_index_url, redact
 
 if TYPE_CHECKING:
     from torchlock.index.transport import Session
@@ -23,6 +23,10 @@ class HttpFetcher:
     on the first fetch (trusting ``ca_file`` instead of the system's certificates, when
     given) and closed by :meth:`close`. A host with a login in the netrc file at
     ``netrc_path`` gets it (a private index serves its files to the same login).
+
+    URLs from a lock follow the rules of index URLs (a lock comes from a repository anyone
+    can send a pull request to): https, or plain http only to loopback or a host in
+    ``trusted_hosts``, and a netrc login only ever over https or to loopback.
     """
 
     def __init__(
@@ -32,12 +36,14 @@ class HttpFetcher:
         timeout: float = 60.0,
         ca_file: str | os.PathLike[str] | None = None,
         netrc_path: Path | None = None,
+        trusted_hosts: Iterable[str] = (),
     ) -> None:
         self._http = http
         self._own: Session | None = None
         self._timeout = timeout
         self._ca_file = ca_file
         self._logins = NetrcLogins(netrc_path)
+        self._trusted = frozenset(h.strip().lower() for h in trusted_hosts)
 
     def _client(self) -> Session:
         if self._http is not None:
@@ -63,9 +69,13 @@ class HttpFetcher:
         from torchlock.index import transport
 
         shown = redact(url)
+        parts = check_index_url(url, self._trusted)  # before any connection
         try:
             # identity: the bytes hashed are the file's own, whatever a server might compress
-            login = self._logins.for_host(urlsplit(url).hostname or "")
+            login = None
+            if parts.scheme.lower() == "https" or is_loopback(parts.hostname or ""):
+                # never a password in the clear to a host a lock named
+                login = self._logins.for_host(parts.hostname or "")
             headers = {"Accept-Encoding": "identity"}
             if start:
                 headers["Range"] = f"bytes={start}-"

@@ -151,7 +151,7 @@ def test_a_lock_url_follows_the_index_rules(url: str, tmp_path: Path) -> None:
 
     fetcher = HttpFetcher()
     try:
-        with pytest.raises(PackageIndexError, match="refusing plain-http|unsupported"):
+        with pytest.raises(PackageIndexError, match=r"refusing plain-http|unsupported"):
             fetcher.fetch(url, lambda _: None)
     finally:
         fetcher.close()

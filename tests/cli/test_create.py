@@ -372,6 +372,44 @@ def test_sdist_only_dependencies_are_locked_and_built_into_the_environment(
 
 
 @needs_linux
+def test_a_pylock_written_by_uv_is_created_and_verified(
+    bin_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    healthy_index: IndexServer,
+    tmp_path: Path,
+) -> None:
+    uv = _uv()
+    if uv is None:
+        pytest.skip("uv is not installed")
+    (tmp_path / "requirements.in").write_text(
+        "torch==2.5.1+cu124\ntorchvision==0.20.1+cu124\ntorchaudio==2.5.1+cu124\n"
+    )
+    argv = [uv, "pip", "compile", "requirements.in", "-o", "pylock.toml", "--quiet"]
+    argv += ["--index-url", f"{healthy_index.url}/whl/cu124", "--python-version", PYTHON]
+    argv += ["--python", getattr(sys, "_base_executable", sys.executable)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("UV_")}
+    env |= {"UV_NO_CONFIG": "1", "UV_PYTHON_DOWNLOADS": "never"}
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert 'created-by = "uv"' in (tmp_path / "pylock.toml").read_text()
+    code, doc, err = create(capsys, "--prefix", "env", "--lock", "pylock.toml")
+    assert code == 0, err
+    assert installed(tmp_path / "env") == {
+        "torch": "2.5.1+cu124",
+        "torchvision": "0.20.1+cu124",
+        "torchaudio": "2.5.1+cu124",
+    }
+    checks = {c["id"]: c for c in doc["report"]["checks"]}
+    assert checks["torch.installed"]["status"] == "pass"
+    _has_a_working_pip(tmp_path / "env")
+    # a fallback solves the lock's inputs again: a lock without them cannot
+    code, _, err = create(capsys, "--prefix", "env2", "--lock", "pylock.toml", "--fallback")
+    assert code == 2
+    assert "--fallback needs a lock torchlock wrote" in err
+    assert not (tmp_path / "env2").exists()
+
+
+@needs_linux
 def test_failed_verification_leaves_nothing_and_no_fallback_without_the_flag(
     bin_dir: Path,
     capsys: pytest.CaptureFixture[str],

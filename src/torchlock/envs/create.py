@@ -115,9 +115,9 @@ def lock_expectations(lock: LockLike, platform: str, source: str) -> Expectation
     """What the lock installs on ``platform``: torch family versions, variant, Python."""
     target = lock.target(platform)
     versions = {str(p.name): p.version for p in lock.packages_for(platform) if p.name in PACKAGES}
-    return Expectations(
-        versions=versions, variant=Variant.parse(target.variant), python=lock.python, source=source
-    )
+    # a lock another tool wrote may leave the variant unknown: then torch's own label says
+    variant = None if target.variant == "unknown" else Variant.parse(target.variant)
+    return Expectations(versions=versions, variant=variant, python=lock.python, source=source)
 
 
 def _run(runner: Runner, argv: Sequence[str], what: str, timeout: float) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -102,7 +103,9 @@ def _is_environment(path: Path) -> bool:
     return path.is_dir() and ((path / "pyvenv.cfg").is_file() or (path / "conda-meta").is_dir())
 
 
-def read_create_lock(path: Path) -> Lock:
+def read_create_lock(path: Path, platform: Platform) -> Lock:
+    """The lock to build from: torchlock's own, or a PEP 751 lock another tool wrote (uv,
+    pip), read for ``platform`` and the Python torchlock runs on."""
     from torchlock.lockfiles import pylock
     from torchlock.lockfiles.files import read_text
 
@@ -111,7 +114,31 @@ def read_create_lock(path: Path) -> Lock:
             f"no lock at {str(path)!r}",
             hint="give --lock FILE, or write one with `torchlock solve -o pylock.toml`",
         )
-    return pylock.parse(read_text(path), str(path))
+    text = read_text(path)
+    data = _toml_or_none(text)
+    if data is not None and "lock-version" in data:
+        from torchlock.lockfiles import foreign
+
+        if foreign.is_foreign(data):
+            from packaging.markers import default_environment
+
+            python = f"{sys.version_info.major}.{sys.version_info.minor}"
+            environment = {str(k): str(v) for k, v in default_environment().items()}
+            return foreign.from_pylock(
+                data, str(path), platform=platform, python=python, environment=environment
+            )
+    return pylock.parse(text, str(path))
+
+
+def _toml_or_none(text: str) -> dict[str, Any] | None:
+    import tomlkit
+    from tomlkit.exceptions import ParseError
+
+    try:
+        data = tomlkit.parse(text).unwrap()
+    except ParseError:
+        return None  # pylock.parse says what is wrong, with the line
+    return data if isinstance(data, dict) else None
 
 
 def is_mirror_url(mirror: str) -> bool:
@@ -356,8 +383,15 @@ def create_environment(
     from torchlock.lockfiles.pylock import render
 
     backend = Backend.parse(inputs.backend)
-    lock = read_create_lock(inputs.lock_path)
+    lock = read_create_lock(inputs.lock_path, inputs.platform)
     subdir = inputs.platform.conda_subdir
+    if inputs.fallback and lock.target(subdir).default_index == "":
+        raise InputError(
+            f"--fallback needs a lock torchlock wrote: {inputs.lock_path} was written by "
+            "another tool",
+            hint="solve it with torchlock (torchlock solve -o pylock.toml), or leave out "
+            "--fallback",
+        )
     lock.target(subdir)  # a lock for another platform: a usage error before any work
     if inputs.mirror is not None:
         check_mirror(inputs.mirror)  # an unknown mirror, too

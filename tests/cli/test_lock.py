@@ -544,3 +544,29 @@ def test_uv_installs_the_requirements_export_with_require_hashes(
     for package in lock.packages:
         by_name.setdefault(str(package.name), set()).add(package.index)
     assert named == {i for found in by_name.values() if len(found) == 1 for i in found}
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the fixture lock is for linux-64")
+def test_the_environment_pip_section_installs_the_way_conda_runs_it(
+    capsys: pytest.CaptureFixture[str], pypi_index: IndexServer, tmp_path: Path
+) -> None:
+    yaml = pytest.importorskip("yaml")
+    _lock_for_this_host(capsys, pypi_index, tmp_path)
+    code, out, err = run_cli(["export", "--format", "environment"], capsys)
+    assert code == 0, err
+    [pip_section] = [d["pip"] for d in yaml.safe_load(out)["dependencies"] if isinstance(d, dict)]
+    # conda writes the pip section to a requirements file and runs pip install -r on it
+    requirements = tmp_path / "condaenv.requirements.txt"
+    requirements.write_text("\n".join(pip_section) + "\n")
+    python = _fresh_venv(tmp_path / "venv")
+    result = _pip(python, "-U", "-r", str(requirements))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert {"torch", "torchvision", "torchaudio", "requests"} <= _installed(python)
+    # the sha256 in each URL is checked: another file's hash is refused
+    line = next(x for x in pip_section if x.startswith("idna @ "))
+    digest = line.split("#sha256=")[1][:64]
+    tampered = ("0" if digest[0] != "0" else "1") + digest[1:]
+    requirements.write_text(line.replace(digest, tampered) + "\n")
+    result = _pip(_fresh_venv(tmp_path / "venv2"), "-r", str(requirements))
+    assert result.returncode != 0
+    assert "hash" in (result.stdout + result.stderr).lower()

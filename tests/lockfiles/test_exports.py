@@ -131,7 +131,23 @@ def test_environment_parses_as_yaml() -> None:
     assert doc["channels"] == ["conda-forge"]
     assert doc["dependencies"][:2] == ["python=3.10.14", "pip=24.2"]
     pip = doc["dependencies"][2]["pip"]
-    assert pip[0] == f"--index-url {INDEX}"
-    # torch is locked from two indexes: each target's file by URL (conda runs pip on these)
+    # every package by the file it installs, its sha256 in the URL: no index option and
+    # no --hash, which conda-lock's parser refuses
+    assert all(re.match(r"^[a-z0-9-]+ @ http\S+#sha256=[0-9a-f]{64}( ; .+)?$", p) for p in pip)
     assert any(line.startswith("torch @ http") and "win32" in line for line in pip)
-    assert not any(line.startswith("--extra-index-url") for line in pip)
+
+
+def test_environment_is_read_by_conda_lock(tmp_path: Path) -> None:
+    pytest.importorskip("conda_lock")
+    from conda_lock.src_parser.environment_yaml import parse_environment_file
+
+    path = tmp_path / "environment.yml"
+    path.write_text(environment.render(sample_lock(), source="pylock.toml", name="demo"))
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text("{}\n")  # the PyPI-to-conda name mapping conda-lock would fetch
+    with pytest.warns(UserWarning, match="platform_machine"):  # conda-lock's, on markers
+        spec = parse_environment_file(path, ["linux-64", "win-64"], mapping_url=str(mapping))
+    for platform, has in (("linux-64", "triton"), ("win-64", None)):
+        names = {d.name for d in spec.dependencies[platform] if d.manager == "pip"}
+        assert {"torch", "numpy", "filelock"} <= names
+        assert ("triton" in names) is (has is not None)

@@ -3,8 +3,8 @@
 For one platform the conda base is its locked builds (``name=version=build``); for all of
 them, python and pip at their locked versions.
 
-The pip section holds the index options and one pinned line per package, with its marker
-and a ``--hash`` per file (conda hands the lines to pip as a requirements file).
+The pip section names each package by the file it installs, ``name @ URL#sha256=HEX``,
+with the target's marker when the export covers several (see :func:`pip_line`).
 
 :class:`EnvironmentFile` is the document: :func:`from_lock` builds it from a lock and
 :func:`render` writes it (the YAML subset of :mod:`yamlout`); conda and conda-lock read it.
@@ -22,8 +22,8 @@ from torchlock.lockfiles.model import Lock
 from torchlock.lockfiles.requirements import (
     IndexOptions,
     PinnedRequirement,
+    file_pins,
     index_options,
-    pinned_requirements,
 )
 
 CREATE = "Create: conda env create -f <this file>"
@@ -64,7 +64,11 @@ def from_lock(
         channels=tuple(channels(lock)),
         conda=_base(lock, platform),
         index=index_options(lock, platform),
-        pip=pinned_requirements(lock, platform),
+        pip=tuple(
+            pin
+            for package in (lock.packages if platform is None else lock.packages_for(platform))
+            for pin in file_pins(lock, package, platform)
+        ),
     )
 
 
@@ -89,13 +93,22 @@ def _base(lock: Lock, platform: str | None) -> tuple[CondaSpec, ...]:
 
 
 def pip_line(requirement: PinnedRequirement) -> str:
-    """One line of the pip section: the pin and its hashes (conda passes no continuations)."""
-    return " ".join([requirement.head, *requirement.hash_options])
+    """One line of the pip section: ``name @ URL#sha256=HEX[ ; marker]``.
+
+    The form both of its readers take: conda hands the lines to pip as a requirements
+    file (pip checks a URL's ``#sha256=`` fragment against the bytes it gets), and
+    conda-lock parses each line as a PEP 508 requirement, which index options and
+    ``--hash`` are not. A file named by URL needs no index option either.
+    """
+    assert requirement.url is not None
+    assert len(requirement.hashes) == 1
+    head = f"{requirement.name} @ {requirement.url}#sha256={requirement.hashes[0]}"
+    return head if requirement.marker is None else f"{head} ; {requirement.marker}"
 
 
 def document(env: EnvironmentFile) -> dict[str, Any]:
     """The YAML tree of ``env``."""
-    pip = [*env.index.lines(), *(pip_line(r) for r in env.pip)]
+    pip = [pip_line(r) for r in env.pip]
     return {
         "name": env.name,
         "channels": list(env.channels),

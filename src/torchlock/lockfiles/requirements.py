@@ -18,7 +18,7 @@ from packaging.markers import Marker
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
-from torchlock.lockfiles.model import Lock, LockedPackage, platform_marker
+from torchlock.lockfiles.model import Lock, LockedFile, LockedPackage, platforms_marker
 
 EVERY_TARGET = "every target"
 
@@ -123,21 +123,32 @@ def pinned_requirements(lock: Lock, platform: str | None = None) -> tuple[Pinned
     for package in packages:
         if len(indexes[package.name]) == 1:
             requirements.append(PinnedRequirement.from_package(package, marker=platform is None))
-            continue
-        for subdir in package.platforms:  # by file, one line per target
-            files = package.files_for(subdir, lock.python)
-            if not files:
-                continue
-            requirements.append(
-                PinnedRequirement(
-                    name=package.name,
-                    version=package.version,
-                    marker=platform_marker(subdir),
-                    hashes=(files[0].sha256,),
-                    url=files[0].url,
-                )
-            )
+        else:
+            requirements.extend(file_pins(lock, package, platform))
     return tuple(requirements)
+
+
+def file_pins(
+    lock: Lock, package: LockedPackage, platform: str | None = None
+) -> list[PinnedRequirement]:
+    """``package`` pinned by its files' URLs: the file each target installs, with the
+    marker of the targets that install it (none when every target of the export does)."""
+    chosen: dict[LockedFile, list[str]] = {}
+    for subdir in package.platforms if platform is None else (platform,):
+        files = package.files_for(subdir, lock.python)
+        if files:
+            chosen.setdefault(files[0], []).append(subdir)
+    everywhere = set(lock.platforms) if platform is None else {platform}
+    return [
+        PinnedRequirement(
+            name=package.name,
+            version=package.version,
+            marker=None if set(subdirs) == everywhere else platforms_marker(subdirs),
+            hashes=(file.sha256,),
+            url=file.url,
+        )
+        for file, subdirs in chosen.items()
+    ]
 
 
 # --- render -----------------------------------------------------------------------------------

@@ -120,3 +120,18 @@ def test_help_lists_every_platform_solve_takes(capsys: pytest.CaptureFixture[str
         for name in ("linux-64", "linux-aarch64", "win-64", "osx-arm64", "osx-64"):
             Platform.parse(name)  # every name listed is one --platform takes
             assert name in out, (command, name)
+
+
+def test_a_lock_without_a_conda_base_names_no_channel_in_the_conda_lock_export(
+    capsys: pytest.CaptureFixture[str], solved: Path
+) -> None:
+    from torchlock.lockfiles import pylock
+
+    yaml = pytest.importorskip("yaml")
+    lock = pylock.parse(solved.read_text(), "pylock.toml")
+    assert lock.conda == ()  # the fixture spec says no-conda
+    code, out, err = run_cli(["export", "--format", "conda-lock"], capsys)
+    assert code == 0, err
+    assert "the environment needs a Python of its own" in out.splitlines()[2]
+    assert yaml.safe_load(out)["metadata"]["channels"] == []
+    assert "conda-forge" not in out

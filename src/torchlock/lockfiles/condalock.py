@@ -125,7 +125,8 @@ def from_lock(lock: Lock, *, source: str, platform: str | None = None) -> CondaL
     return CondaLockFile(
         exported_from=source,
         content_hash=tuple(hashes),
-        channels=tuple(Channel(url=c) for c in channels(lock)),
+        # a lock without a conda base used no channel: none is named
+        channels=tuple(Channel(url=c) for c in channels(lock)) if lock.conda else (),
         platforms=tuple(platforms),
         sources=(source,),
         packages=tuple(entries),
@@ -182,4 +183,9 @@ def render(
             raise TypeError("render(lock) needs source=")
         lock = from_lock(lock, source=source, platform=platform)
     header = yamlout.header(lock.exported_from, INSTALL)
+    if not any(entry.manager is Manager.CONDA for entry in lock.packages):
+        header.append(
+            "# No conda base (the lock was solved with --no-conda): the environment needs a "
+            "Python of its own."
+        )
     return "\n".join([*header, *yamlout.dump(document(lock))]) + "\n"

@@ -57,7 +57,7 @@ def _empty_or_scalar(value: Any) -> str:
 
 
 def header(exported_from: str, instruction: str) -> list[str]:
-    """The two comment lines every YAML export starts with (yamlin.exported_from reads them)."""
+    """The two comment lines every YAML export starts with."""
     return [
         f"# Exported by torchlock from {exported_from}; do not edit by hand.",
         f"# {instruction}",

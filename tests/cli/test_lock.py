@@ -570,3 +570,30 @@ def test_the_environment_pip_section_installs_the_way_conda_runs_it(
     result = _pip(_fresh_venv(tmp_path / "venv2"), "-r", str(requirements))
     assert result.returncode != 0
     assert "hash" in (result.stdout + result.stderr).lower()
+
+
+def test_a_two_target_lock_names_which_entry_a_dependency_is_and_when_it_was_uploaded(
+    capsys: pytest.CaptureFixture[str],
+    pypi_index: IndexServer,
+    pytorch_index: IndexServer,
+    tmp_path: Path,
+) -> None:
+    import tomlkit
+    from packaging.pylock import Pylock
+
+    (tmp_path / "torchlock.toml").write_text(
+        spec_text(pypi_index, platforms=("linux-64", "win-64"), pytorch=pytorch_index)
+    )
+    code, _, err = run_cli(["solve"], capsys)
+    assert code == 0, err
+    data = tomlkit.parse((tmp_path / "pylock.toml").read_text()).unwrap()
+    Pylock.from_dict(data)  # packaging's PEP 751 model takes it
+    vision = {p["version"]: p for p in data["packages"] if p["name"] == "torchvision"}
+    # torch has two entries (2.1.2 for Linux from the default index, 2.1.2+cu121 for
+    # Windows from the PyTorch index): each torchvision names its own
+    assert {"name": "torch", "version": "2.1.2"} in vision["0.16.2"]["dependencies"]
+    assert {"name": "torch", "version": "2.1.2+cu121"} in vision["0.16.2+cu121"]["dependencies"]
+    # PEP 700's upload-time, where the index's JSON page gives it (the PyTorch one is HTML)
+    numpy = next(p for p in data["packages"] if p["name"] == "numpy")
+    assert str(numpy["wheels"][0]["upload-time"]) == "2024-01-01 12:34:56+00:00"
+    assert "upload-time" not in vision["0.16.2+cu121"]["wheels"][0]

@@ -182,6 +182,7 @@ class FixtureIndex:
                 "hashes": {"sha256": sha256},
                 "size": item.path.stat().st_size,
                 "yanked": False if item.yanked is None else (item.yanked or True),
+                "upload-time": UPLOAD_TIME,  # PEP 700: the JSON pages give it
             }
             if item.requires_python:
                 entry["requires-python"] = item.requires_python
@@ -206,6 +207,9 @@ class FixtureIndex:
     def url(self, server_url: str, index: str = "simple") -> str:
         """The index URL of ``index`` on a server serving this tree."""
         return f"{server_url.rstrip('/')}/{index}"
+
+
+UPLOAD_TIME = "2024-01-01T12:34:56.789012Z"
 
 
 def _sha(data: bytes) -> str:

@@ -7,6 +7,7 @@ the workflow's ``TargetSolution`` fit them), so this package needs neither.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timezone
 from typing import Protocol
 
 from packaging.specifiers import SpecifierSet
@@ -225,4 +226,19 @@ def _file(artifact: Artifact) -> LockedFile:
         url=without_credentials(artifact.url),
         sha256=artifact.sha256,
         size=artifact.size,
+        upload_time=upload_time(artifact.upload_time),
     )
+
+
+def upload_time(text: str | None) -> datetime | None:
+    """PEP 700's upload-time (ISO 8601, UTC, "2024-01-01T00:00:00.123456Z") as a datetime
+    for PEP 751's upload-time, to the second; None when absent or not a date."""
+    if not text:
+        return None
+    try:
+        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.astimezone(timezone.utc).replace(microsecond=0)

@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from msgspec import Struct
@@ -51,6 +52,7 @@ class LockedFile(Struct, frozen=True, kw_only=True):
     url: str
     sha256: str
     size: int | None = None
+    upload_time: datetime | None = None  # PEP 700's, as the index gave it (UTC)
 
 
 class LockedPackage(Struct, frozen=True, kw_only=True):

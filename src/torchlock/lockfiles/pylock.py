@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -68,7 +69,8 @@ def check_output_name(output: str, hint: str) -> Path:
 
 
 def render(lock: Lock) -> str:
-    """The lock as PEP 751 TOML: sorted, LF, trailing newline, no timestamps."""
+    """The lock as PEP 751 TOML: sorted, LF, trailing newline, no timestamps of its own
+    (a file's upload-time is the index's)."""
     import tomlkit
 
     doc = tomlkit.document()
@@ -79,8 +81,11 @@ def render(lock: Lock) -> str:
     doc["requires-python"] = str(lock.requires_python)
     doc["created-by"] = CREATED_BY
     packages = tomlkit.aot()
+    entries: dict[str, list[LockedPackage]] = {}
     for package in lock.packages:
-        packages.append(_package_table(package))
+        entries.setdefault(str(package.name), []).append(package)
+    for package in lock.packages:
+        packages.append(_package_table(package, entries))
     doc["packages"] = packages
     tool = tomlkit.table(is_super_table=True)
     tool.add("torchlock", _tool_table(lock))
@@ -110,11 +115,31 @@ def _inline(values: Mapping[str, Any]) -> InlineTable:
 
 def _file_table(file: LockedFile) -> InlineTable:
     return _inline(
-        {"name": file.name, "url": file.url, "size": file.size, "hashes": {"sha256": file.sha256}}
+        {
+            "name": file.name,
+            "url": file.url,
+            "size": file.size,
+            "upload-time": file.upload_time,
+            "hashes": {"sha256": file.sha256},
+        }
     )
 
 
-def _package_table(package: LockedPackage) -> Table:
+def _dependency(
+    name: str, package: LockedPackage, entries: Mapping[str, list[LockedPackage]]
+) -> InlineTable:
+    """PEP 751: "enough to identify the entry" -- the name, and the version when the lock
+    holds the name more than once (torch 2.1.2 for Linux, 2.1.2+cu121 for Windows): the
+    entry for the targets this package is installed on."""
+    found = entries.get(name, [])
+    if len(found) > 1:
+        mine = [e for e in found if set(e.platforms) & set(package.platforms)]
+        if len(mine) == 1:
+            return _inline({"name": name, "version": str(mine[0].version)})
+    return _inline({"name": name})
+
+
+def _package_table(package: LockedPackage, entries: Mapping[str, list[LockedPackage]]) -> Table:
     import tomlkit
 
     table = tomlkit.table()
@@ -126,7 +151,9 @@ def _package_table(package: LockedPackage) -> Table:
         table["requires-python"] = str(package.requires_python)
     table["index"] = package.index
     if package.dependencies:
-        table["dependencies"] = _multiline([_inline({"name": d}) for d in package.dependencies])
+        table["dependencies"] = _multiline(
+            [_dependency(d, package, entries) for d in package.dependencies]
+        )
     if package.sdist is not None:
         table["sdist"] = _file_table(package.sdist)
     if package.wheels:
@@ -455,11 +482,15 @@ def _file(reader: _Reader, table: dict[str, Any], where: str) -> LockedFile:
         # a lock comes from a repository anyone can send a pull request to: a name with a
         # path in it would steer create's download outside its cache
         raise reader.fail(f"{where}.name", f"not a plain file name: {name!r}")
+    when = table.get("upload-time")
+    if when is not None and not isinstance(when, datetime):
+        raise reader.fail(f"{where}.upload-time", f"not a TOML datetime: {when!r}")
     return LockedFile(
         name=name,
         url=url,
         sha256=sha256,
         size=reader.optional(table, "size", int, where),
+        upload_time=when,
     )
 
 

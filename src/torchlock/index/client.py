@@ -703,20 +703,7 @@ class IndexClient:
             reply = self._send(artifact.url, {"Accept-Encoding": "identity"}, sink=sink)
             if reply.status != 200:
                 raise self._status_error("sdist", artifact.url, reply)
-        if artifact.sha256:
-            sink.seek(0)
-            digest = hashlib.sha256()
-            for block in iter(lambda: sink.read(1 << 20), b""):
-                digest.update(block)
-            if digest.hexdigest() != artifact.sha256.lower():
-                raise PackageIndexError(
-                    f"hash mismatch for {artifact.filename}",
-                    evidence=[
-                        f"the index advertises sha256={artifact.sha256}",
-                        f"{redact(artifact.url)} has sha256={digest.hexdigest()}",
-                    ],
-                    hint="the index or a proxy served a damaged file; try again later",
-                )
+        _check_sha256(sink, artifact)
 
     def _local_path(self, artifact: Artifact) -> Path:
         path = Path(unquote(urlsplit(artifact.url).path))
@@ -812,20 +799,7 @@ class IndexClient:
             return self._downloaded_metadata(sink, artifact)
 
     def _downloaded_metadata(self, sink: IO[bytes], artifact: Artifact) -> str:
-        if artifact.sha256:
-            sink.seek(0)
-            digest = hashlib.sha256()
-            for block in iter(lambda: sink.read(1 << 20), b""):
-                digest.update(block)
-            if digest.hexdigest() != artifact.sha256.lower():
-                raise PackageIndexError(
-                    f"hash mismatch for {artifact.filename}",
-                    evidence=[
-                        f"the index advertises sha256={artifact.sha256}",
-                        f"{redact(artifact.url)} has sha256={digest.hexdigest()}",
-                    ],
-                    hint="the index or a proxy served a damaged file; try again later",
-                )
+        _check_sha256(sink, artifact)
         sink.seek(0)
         return read_wheel_metadata(sink, source=artifact.filename, project=artifact.project)
 
@@ -999,6 +973,25 @@ class IndexClient:
         with self._stats_lock:
             for name, amount in amounts.items():
                 setattr(self.stats, name, getattr(self.stats, name) + amount)
+
+
+def _check_sha256(sink: IO[bytes], artifact: Artifact) -> None:
+    """PackageIndexError unless the bytes in ``sink`` have the sha256 the index gave."""
+    if not artifact.sha256:
+        return
+    sink.seek(0)
+    digest = hashlib.sha256()
+    for block in iter(lambda: sink.read(1 << 20), b""):
+        digest.update(block)
+    if digest.hexdigest() != artifact.sha256.lower():
+        raise PackageIndexError(
+            f"hash mismatch for {artifact.filename}",
+            evidence=[
+                f"the index advertises sha256={artifact.sha256}",
+                f"{redact(artifact.url)} has sha256={digest.hexdigest()}",
+            ],
+            hint="the index or a proxy served a damaged file; try again later",
+        )
 
 
 def lasting_failure(verb: str, url: str, exc: TransportError) -> PackageIndexError:

@@ -901,3 +901,19 @@ def test_a_cache_that_cannot_be_used_is_one_warning(
     assert code == 0, err
     assert json.loads(out)["targets"]
     assert len([line for line in err.splitlines() if "cache" in line]) <= 3  # not per entry
+
+
+def test_a_file_simple_index_is_an_index_as_pip_takes_one(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    tree = build_pypi_index(tmp_path / "on-disk")  # PEP 503 folders, no server
+    index = (tree.root / "simple").as_uri()
+    doc = solve_json(capsys, index, tmp_path / "cache", *CU121, "--with", "requests")
+    pins = packages(doc["targets"][0])
+    assert versions(doc["targets"][0])["torch"] == "2.1.2"
+    assert pins["requests"]["index"] == index
+    assert all(f["url"].startswith("file:") for f in pins["requests"]["files"])
+    # a remote index's rules are unchanged: no host in a file: URL
+    code, _, err = solve(capsys, "file://elsewhere/simple", tmp_path / "cache", *CU121)
+    assert code == 6
+    assert "a file: URL names a local folder" in err

@@ -504,6 +504,8 @@ class IndexClient:
     def _load_page(
         self, url: str, index: str, project: NormalizedName
     ) -> tuple[Artifact, ...] | None:
+        if url[:5].lower() == "file:":
+            return self._local_page(url, index, project)
         self._check(url)
         cached = self._cache.load_page(url) if self._cache is not None else None
         now = self._clock()
@@ -557,6 +559,28 @@ class IndexClient:
         artifacts = self._parse(page, project, index)  # before storing: never cache garbage
         self._store(page)
         return artifacts
+
+    def _local_page(
+        self, url: str, index: str, project: NormalizedName
+    ) -> tuple[Artifact, ...] | None:
+        """A project page of a ``file:`` simple index the user named: its folder's
+        index.html (PEP 503's layout, as pip reads it); None when the project has none."""
+        folder = Path(unquote(urlsplit(url).path))
+        page = folder / "index.html" if folder.is_dir() else folder
+        try:
+            if not page.is_file():
+                return None
+            content = page.read_bytes()
+        except OSError as exc:
+            raise PackageIndexError(f"cannot read {page}", evidence=[str(exc)]) from None
+        local = CachedPage(
+            url=url,
+            base_url=page.as_uri(),
+            content=content,
+            content_type="text/html",
+            fetched_at=self._clock(),
+        )
+        return self._parse(local, project, index)
 
     def _parse(self, page: CachedPage, project: NormalizedName, index: str) -> tuple[Artifact, ...]:
         with self._lock:

@@ -419,7 +419,8 @@ def parse_page(
 
 
 def _remote_only(entries: Iterable[FileEntry], page_url: str) -> list[FileEntry]:
-    """The entries whose URL is http(s): a remote page never points at local files.
+    """The entries whose URL is http(s): a remote page never points at local files (a
+    ``file:`` index the user named may).
 
     ``file:`` hrefs, a ``<base href="file:///...">`` or a JSON ``"url": "file://..."`` would
     make torchlock read (and lock) a file of the user's machine, a FIFO or ``/dev/zero``
@@ -428,9 +429,10 @@ def _remote_only(entries: Iterable[FileEntry], page_url: str) -> list[FileEntry]
     applied when a file is fetched.
     """
     kept = []
+    allowed = ("http", "https", "file") if page_url[:5].lower() == "file:" else ("http", "https")
     for entry in entries:
         scheme = entry.url.partition(":")[0].lower()
-        if scheme in ("http", "https"):
+        if scheme in allowed:
             kept.append(entry)
         else:
             log.warning("ignoring %s listed by %s: not an http(s) URL", entry.filename, page_url)

@@ -27,11 +27,22 @@ def origin(url: str) -> str:
     return f"{parts.scheme.lower()}://{host}{port}"
 
 
-def check_index_url(url: str, trusted_hosts: frozenset[str]) -> SplitResult:
+def check_index_url(url: str, trusted_hosts: frozenset[str], *, local: bool = False) -> SplitResult:
     """The parsed URL when torchlock may fetch from it; PackageIndexError before any connection.
 
-    https always; plain http only to loopback or to a host the user trusts.
+    https always; plain http only to loopback or to a host the user trusts; with ``local``
+    (an index URL the user gave, never one a page or a lock names) a ``file:`` simple index
+    too, as pip takes one.
     """
+    if local and url[:5].lower() == "file:":
+        parts = urlsplit(url)
+        if parts.netloc not in ("", "localhost"):
+            raise PackageIndexError(
+                f"unsupported package index URL {redact(url)}",
+                evidence=[f"a file: URL names a local folder, not the host {parts.netloc!r}"],
+                hint="give file:///PATH/TO/simple",
+            )
+        return parts
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a port that is not one

@@ -274,6 +274,9 @@ def _check_values(values: Mapping[str, Any], path: str, where: str) -> None:
             raise InputError(f"{text!r} is not an http(s) URL")
         return text
 
+    def index_url(text: str) -> object:  # a file: simple index too, as pip takes one
+        return text if text[:5].lower() == "file:" else url(text)
+
     checks: dict[str, Any] = {
         "python": PythonVersion.parse,
         "torch": parse_torch_spec,
@@ -282,11 +285,11 @@ def _check_values(values: Mapping[str, Any], path: str, where: str) -> None:
         "driver": driver,
         "mirror": mirror,
         "torch_index": torch_index,
-        "index_url": url,
+        "index_url": index_url,
         "pytorch_index_url": url,
         "family": parse_family,
     }
-    each: dict[str, Any] = {"gpu_cc": ComputeCapability.parse, "extra_index_urls": url}
+    each: dict[str, Any] = {"gpu_cc": ComputeCapability.parse, "extra_index_urls": index_url}
     for key, value in values.items():
         items: list[tuple[int | None, Any]]
         if key in checks:

@@ -202,7 +202,7 @@ def _check_indexes(settings: IndexSettings) -> None:
 
     trusted = frozenset(h.strip().lower() for h in settings.trusted_hosts)
     for url in (settings.default_index, *settings.extra_index_urls):
-        check_index_url(url, trusted)
+        check_index_url(url, trusted, local=True)
     if settings.pytorch_index_url is not None:
         check_index_url(settings.pytorch_index_url.replace("{variant}", "cpu"), trusted)
 

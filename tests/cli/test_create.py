@@ -699,11 +699,18 @@ def _has_a_working_pip(prefix: Path) -> None:
 
 
 def _imports_from_its_own_bytecode(prefix: Path) -> None:
-    """The environment imports torch from the bytecode its verification wrote (bytecode
-    writing is on, as on a user's machine); every .pyc names the final prefix."""
+    """The environment imports torch from its bytecode (compiled at install, and written
+    by the verification: bytecode writing is on, as on a user's machine); every .pyc names
+    the final prefix."""
     python = prefix / "bin" / "python"
     caches = list(prefix.glob("lib/python*/site-packages/torch/__pycache__/*.pyc"))
-    assert caches, "verification wrote no bytecode: is PYTHONDONTWRITEBYTECODE set?"
+    assert caches, "no bytecode in the environment"
+    # compiled at install, every module: not only what the verification imported
+    # (pip's own install command, say, which nothing has run yet)
+    site = next(prefix.glob("lib/python*/site-packages"))
+    command = site / "pip" / "_internal" / "commands" / "install.py"
+    if command.is_file():
+        assert list(command.parent.glob("__pycache__/install.*.pyc")), "not compiled"
     for pyc in caches:
         assert b".torchlock-" not in pyc.read_bytes(), pyc
     done = subprocess.run(

@@ -205,10 +205,11 @@ def test_conda_commands() -> None:
 
 def test_installer_never_resolves_and_checks_hashes(tmp_path: Path) -> None:
     uv = installer_argv(python="/e/bin/python", requirements=Path("r.txt"), uv="/bin/uv")
-    assert {"--require-hashes", "--no-deps", "--no-index"} <= set(uv)
+    assert {"--require-hashes", "--no-deps", "--no-index", "--compile-bytecode"} <= set(uv)
     pip = installer_argv(python="/e/bin/python", requirements=Path("r.txt"), uv=None)
     assert pip[:4] == ["/e/bin/python", "-m", "pip", "install"]
     assert {"--require-hashes", "--no-deps", "--no-index", "--isolated"} <= set(pip)
+    assert "--no-compile" not in pip  # pip compiles bytecode at install by default
     from packaging.version import Version
 
     from torchlock.envs.install import PlannedFile

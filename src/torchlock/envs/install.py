@@ -279,6 +279,9 @@ def installer_argv(
     ``build_index``: where build requirements of locked sdists come from; None keeps the
     installer off every index (``--no-index``). Either way ``--no-deps`` keeps it from
     resolving: the index serves a build environment only, never a package of the lock.
+
+    Bytecode is compiled at install (uv's ``--compile-bytecode``, pip's default), so that
+    neither the verification's ``import torch`` nor the user's first run pays for it.
     """
     source = ["--no-index"] if build_index is None else ["--index-url", build_index]
     if uv is not None:
@@ -292,6 +295,7 @@ def installer_argv(
             "--require-hashes",
             "--no-deps",
             *source,
+            "--compile-bytecode",
             "--quiet",
             "-r",
             str(requirements),
@@ -307,7 +311,6 @@ def installer_argv(
         "--require-hashes",
         "--no-deps",
         *source,
-        "--no-compile",
         "--quiet",
         "-r",
         str(requirements),

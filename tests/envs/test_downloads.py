@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,14 @@ from tests.support.index_server import Fault, IndexServer
 from tests.support.wheels import build_wheel
 from torchlock.envs.install import BuildError, PlannedFile, cached_file, ensure_cached
 from torchlock.index.download import HttpFetcher
+
+
+@pytest.fixture
+def fetcher() -> Iterator[HttpFetcher]:
+    """The real downloader create uses, its connections closed after the test."""
+    downloader = HttpFetcher()
+    yield downloader
+    downloader.close()
 
 
 def _big_wheel(tree: FixtureIndex, name: str = "big") -> tuple[Path, PlannedFile, str]:
@@ -40,21 +49,17 @@ def _planned_at(planned: PlannedFile, url: str) -> PlannedFile:
 
 
 def test_a_download_that_drops_is_resumed_with_a_range_request(
-    index_tree: FixtureIndex, index_server: IndexServer, tmp_path: Path
+    index_tree: FixtureIndex, index_server: IndexServer, tmp_path: Path, fetcher: HttpFetcher
 ) -> None:
     wheel, planned, path = _big_wheel(index_tree)
     index_server.fail(path, Fault.dropped(times=1))
     got: list[int] = []
-    fetcher = HttpFetcher()
-    try:
-        found, fresh = ensure_cached(
-            _planned_at(planned, index_server.url + path),
-            cache_dir=tmp_path / "cache",
-            fetcher=fetcher,
-            progress=got.append,
-        )
-    finally:
-        fetcher.close()
+    found, fresh = ensure_cached(
+        _planned_at(planned, index_server.url + path),
+        cache_dir=tmp_path / "cache",
+        fetcher=fetcher,
+        progress=got.append,
+    )
     assert fresh
     assert found.read_bytes() == wheel.read_bytes()
     ranges = [r.headers.get("range") for r in index_server.requests(path)]
@@ -67,77 +72,61 @@ def test_a_download_that_drops_is_resumed_with_a_range_request(
 
 
 def test_a_server_that_ignores_range_sends_the_whole_file_again(
-    index_tree: FixtureIndex, index_server: IndexServer, tmp_path: Path
+    index_tree: FixtureIndex, index_server: IndexServer, tmp_path: Path, fetcher: HttpFetcher
 ) -> None:
     wheel, planned, path = _big_wheel(index_tree)
     index_server.fail(path, Fault.dropped(times=1), Fault.ignore_range(times=1))
-    fetcher = HttpFetcher()
-    try:
-        found, _ = ensure_cached(
-            _planned_at(planned, index_server.url + path),
-            cache_dir=tmp_path / "cache",
-            fetcher=fetcher,
-        )
-    finally:
-        fetcher.close()
+    found, _ = ensure_cached(
+        _planned_at(planned, index_server.url + path),
+        cache_dir=tmp_path / "cache",
+        fetcher=fetcher,
+    )
     assert found.read_bytes() == wheel.read_bytes()
     assert len(index_server.requests(path)) == 2
 
 
 def test_the_mirror_first_then_the_locks_url(
-    index_tree: FixtureIndex, index_server: IndexServer, tmp_path: Path
+    index_tree: FixtureIndex, index_server: IndexServer, tmp_path: Path, fetcher: HttpFetcher
 ) -> None:
     wheel, planned, path = _big_wheel(index_tree)
     mirror = f"{index_server.url}/mirror/{wheel.name}"  # the mirror lacks it: 404
-    fetcher = HttpFetcher()
-    try:
-        found, _ = ensure_cached(
-            _planned_at(planned, index_server.url + path),
-            cache_dir=tmp_path / "cache",
-            fetcher=fetcher,
-            url=mirror,
-        )
-    finally:
-        fetcher.close()
+    found, _ = ensure_cached(
+        _planned_at(planned, index_server.url + path),
+        cache_dir=tmp_path / "cache",
+        fetcher=fetcher,
+        url=mirror,
+    )
     assert found.read_bytes() == wheel.read_bytes()
     assert index_server.count(f"/mirror/{wheel.name}") >= 1
     assert index_server.count(path) == 1
 
 
 def test_bytes_that_do_not_match_stop_at_once_and_leave_nothing(
-    index_tree: FixtureIndex, index_server: IndexServer, tmp_path: Path
+    index_tree: FixtureIndex, index_server: IndexServer, tmp_path: Path, fetcher: HttpFetcher
 ) -> None:
     _, planned, path = _big_wheel(index_tree)
     index_server.fail(path, Fault.replace_body(b"not the wheel", times=None))
-    fetcher = HttpFetcher()
-    try:
-        with pytest.raises(BuildError, match="sha256 does not match the lock"):
-            ensure_cached(
-                _planned_at(planned, index_server.url + path),
-                cache_dir=tmp_path / "cache",
-                fetcher=fetcher,
-            )
-    finally:
-        fetcher.close()
+    with pytest.raises(BuildError, match="sha256 does not match the lock"):
+        ensure_cached(
+            _planned_at(planned, index_server.url + path),
+            cache_dir=tmp_path / "cache",
+            fetcher=fetcher,
+        )
     assert index_server.count(path) == 1  # not tried again: the bytes were wrong, not cut
     assert [p for p in (tmp_path / "cache").rglob("*") if p.is_file()] == []
 
 
 def test_a_file_no_source_can_give_is_one_error_naming_the_attempts(
-    index_tree: FixtureIndex, index_server: IndexServer, tmp_path: Path
+    index_tree: FixtureIndex, index_server: IndexServer, tmp_path: Path, fetcher: HttpFetcher
 ) -> None:
     _, planned, path = _big_wheel(index_tree)
     index_server.fail(path, Fault.dropped(times=None))
-    fetcher = HttpFetcher()
-    try:
-        with pytest.raises(BuildError, match="cannot download it") as caught:
-            ensure_cached(
-                _planned_at(planned, index_server.url + path),
-                cache_dir=tmp_path / "cache",
-                fetcher=fetcher,
-            )
-    finally:
-        fetcher.close()
+    with pytest.raises(BuildError, match="cannot download it") as caught:
+        ensure_cached(
+            _planned_at(planned, index_server.url + path),
+            cache_dir=tmp_path / "cache",
+            fetcher=fetcher,
+        )
     assert index_server.url in str(caught.value)
     assert [p for p in (tmp_path / "cache").rglob("*") if p.is_file()] == []
 
@@ -146,15 +135,11 @@ def test_a_file_no_source_can_give_is_one_error_naming_the_attempts(
     "url",
     ["http://files.example.invalid/big-1.0-py3-none-any.whl", "ftp://h/big-1.0-py3-none-any.whl"],
 )
-def test_a_lock_url_follows_the_index_rules(url: str, tmp_path: Path) -> None:
+def test_a_lock_url_follows_the_index_rules(url: str, fetcher: HttpFetcher) -> None:
     from torchlock.errors import PackageIndexError
 
-    fetcher = HttpFetcher()
-    try:
-        with pytest.raises(PackageIndexError, match=r"refusing plain-http|unsupported"):
-            fetcher.fetch(url, lambda _: None)
-    finally:
-        fetcher.close()
+    with pytest.raises(PackageIndexError, match=r"refusing plain-http|unsupported"):
+        fetcher.fetch(url, lambda _: None)
 
 
 def test_a_lock_naming_a_fifo_never_hangs(tmp_path: Path) -> None:

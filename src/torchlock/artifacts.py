@@ -99,3 +99,15 @@ class CoreMetadata(Struct, frozen=True, kw_only=True):
                     "it upstream",
                 ) from None
         return found
+
+
+class BuildTorch(Struct, frozen=True, kw_only=True):
+    """The torch a target locks, for the builds that need torch installed (flash-attn).
+
+    ``requirement`` pins the release (``torch==2.5.1``); ``index`` is the index the target's
+    torch family comes from (the variant's PyTorch index, or the default one), where the
+    build environment gets it.
+    """
+
+    requirement: str
+    index: str

@@ -201,4 +201,5 @@ def test_an_sdist_that_needs_torch_to_build_is_named_with_what_to_do(
         "error: needs-torch-to-build 2.6 needs torch installed to build, and only its sdist "
         "fits the target"
     )
-    assert "hint: use an index or --find-links folder with prebuilt wheels" in err
+    hint = "hint: build it against the locked torch with --build-with-torch needs-torch-to-build"
+    assert hint in err

@@ -325,10 +325,25 @@ def sdist_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IndexServe
         built_requires_dist=["tiny-dep>=1"],
     )
     tree.add_wheel("simple", "tiny-dep", "1.2")
+    # flash-attn's shape: its backend imports torch, and must meet the locked one
+    tree.add_sdist(
+        "simple",
+        "cuda-ext",
+        "2.0",
+        static=False,
+        built_requires_dist=["tiny-dep"],
+        backend_prelude=CUDA_EXT_PRELUDE,
+    )
     tree.write()
     server = serve(tree.root, tree)
     yield server
     server.stop()
+
+
+CUDA_EXT_PRELUDE = """
+import torch
+assert torch.__version__ == "2.5.1+cu124", "built against torch " + torch.__version__
+"""
 
 
 @needs_linux
@@ -369,6 +384,70 @@ def test_sdist_only_dependencies_are_locked_and_built_into_the_environment(
     assert found["static-helper"] == "1.0"
     assert found["dynamic-helper"] == "2.0"
     assert found["tiny-dep"] == "1.2"
+
+
+@needs_linux
+@pytest.mark.parametrize("installer", ["uv", "pip"])
+def test_an_sdist_that_imports_torch_is_locked_and_built_against_the_locked_torch(
+    bin_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    sdist_index: IndexServer,
+    tmp_path: Path,
+    installer: str,
+) -> None:
+    if installer == "pip":
+        (bin_dir / "uv").unlink(missing_ok=True)
+    path = tmp_path / "pylock.toml"
+    argv = ["--with", "cuda-ext", "--build-with-torch", "Cuda_Ext"]
+    lock = solve_lock(capsys, sdist_index, path, *argv)
+    packages = {str(p.name): p for p in lock.packages}
+    assert packages["cuda-ext"].dependencies == ("tiny-dep",)  # its backend's answer
+    assert lock.inputs.build_with_torch == ("cuda-ext",)
+    assert 'build-with-torch = ["cuda-ext"]' in path.read_text()
+    code, _, err = create(capsys, "--prefix", "env", "--lock", "pylock.toml", json_out=False)
+    assert code == 0, err
+    assert "  build " in err
+    assert "cuda-ext against the environment's torch" in err
+    # the wheel built against the environment's torch; nothing else was added to it
+    assert installed(tmp_path / "env") == {
+        "cuda-ext": "2.0",
+        "tiny-dep": "1.2",
+        "torch": "2.5.1+cu124",
+        "torchvision": "0.20.1+cu124",
+        "torchaudio": "2.5.1+cu124",
+    }
+
+
+@needs_linux
+def test_without_the_switch_a_torch_importing_sdist_says_what_to_do(
+    capsys: pytest.CaptureFixture[str], sdist_index: IndexServer, tmp_path: Path
+) -> None:
+    argv = ["solve", "--driver", DRIVER, "--gpu-cc", "8.0", "--python", PYTHON]
+    argv += ["--platform", "linux-64", "--torch", "2.5.1", "--torch-index", "pytorch"]
+    argv += ["--index-url", sdist_index.index_url(), "--pytorch-index-url"]
+    argv += [f"{sdist_index.url}/whl/{{variant}}", "--no-conda", "--with", "cuda-ext"]
+    code, _, err = run_cli(argv, capsys)
+    assert code == 8, err
+    assert err.startswith("error: cuda-ext 2.0 needs torch installed to build")
+    assert "build it against the locked torch with --build-with-torch cuda-ext" in err
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("a/b", "error: 'a/b' is not a project name"),
+        ("", "error: invalid value for '--build-with-torch': an empty value"),
+        ("torch", "error: torch cannot build against torch: it is of the torch family"),
+    ],
+)
+def test_a_bad_build_with_torch_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, value: str, message: str
+) -> None:
+    for command in (["solve", "--no-conda"], ["create", "--prefix", str(tmp_path / "env")]):
+        code, _, err = run_cli([*command, "--build-with-torch", value], capsys)
+        assert code == 2, err
+        assert err.splitlines()[0].startswith(message)
+    assert not (tmp_path / "env").exists()
 
 
 @needs_linux

@@ -150,6 +150,15 @@ def test_malformed_hash() -> None:
     assert found.place.endswith("hashes.sha256")
 
 
+@pytest.mark.parametrize("name", ["../x", "torch", ""])
+def test_a_bad_build_with_torch_name_in_a_lock_is_refused(name: str) -> None:
+    text = rendered().replace(
+        "[tool.torchlock.inputs]\n", f'[tool.torchlock.inputs]\nbuild-with-torch = ["{name}"]\n'
+    )
+    found = error(text)
+    assert found.place == "tool.torchlock.inputs.build-with-torch"
+
+
 def test_hand_edited_version_is_caught_by_the_content_digest() -> None:
     found = error(rendered().replace('version = "3.16.1"', 'version = "3.16.2"'))
     assert found.place == "tool.torchlock.content-digest"

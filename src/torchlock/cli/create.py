@@ -111,6 +111,13 @@ class _Lines:
 )
 @driver_option
 @click.option(
+    "--build-with-torch",
+    multiple=True,
+    metavar="PROJECT",
+    help="Build PROJECT's locked sdist against the environment's own torch (repeatable), "
+    "besides those the lock names (solve --build-with-torch).",
+)
+@click.option(
     "--cache-dir",
     metavar="DIR",
     default=None,
@@ -133,6 +140,7 @@ def create(
     fallback: bool,
     force: bool,
     driver: str | None,
+    build_with_torch: tuple[str, ...],
     cache_dir: str | None,
     timeout: float,
     as_json: bool,
@@ -151,12 +159,14 @@ def create(
     from torchlock.envs.backends import Backend
     from torchlock.envs.create import Seams, list_dir
     from torchlock.index.download import HttpFetcher
+    from torchlock.matrix.request import parse_build_with_torch
     from torchlock.system.detect import detect_from_environment
     from torchlock.system.files import which_in
     from torchlock.system.runner import SubprocessRunner
     from torchlock.workflows.creating import CreateFailed, CreateInputs, create_environment
 
     Backend.parse(backend)  # a usage error before anything else
+    with_torch = parse_build_with_torch(build_with_torch)
     lock_path, _ = lock_location(lock_file, None)
     setting = driver_setting(driver)
     override = None if setting == "auto" else setting
@@ -207,6 +217,7 @@ def create(
         trusted_hosts=pip.trusted_hosts,
         netrc_path=netrc_path,
         ca_file=ca_file,
+        build_with_torch=with_torch,
     )
     try:
         result = create_environment(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -15,7 +15,7 @@ from torchlock.errors import InputError
 if TYPE_CHECKING:
     from typing import IO
 
-    from torchlock.artifacts import Artifact
+    from torchlock.artifacts import Artifact, BuildTorch
     from torchlock.index.sdists import SdistBuilder
     from torchlock.system.model import HostReport
     from torchlock.target import Platform
@@ -176,23 +176,32 @@ def host_platform(os_name: str | None, arch_name: str | None) -> Platform:
     return Platform(os=target_os, arch=target_arch)
 
 
-def sdist_builder(settings: IndexSettings) -> SdistBuilder:
+def sdist_builder(settings: IndexSettings, with_torch: Sequence[str] = ()) -> SdistBuilder:
     """The builder that asks an sdist's build backend for its wheel's metadata.
 
     The backend runs on the Python torchlock runs on, in a fresh venv whose build
     requirements come from the solve's default index (by uv when it is on PATH, else by
-    pip). The machinery (build, tarfile, subprocess) is imported when an sdist first needs
-    it: most solves meet none, and every cold solve would pay for the imports.
+    pip); the projects in ``with_torch`` get the target's torch there too. The machinery
+    (build, tarfile, subprocess) is imported when an sdist first needs it: most solves
+    meet none, and every cold solve would pay for the imports.
     """
-    return _OnFirstSdist(settings)
+    return _OnFirstSdist(settings, frozenset(with_torch))
 
 
 class _OnFirstSdist:
-    def __init__(self, settings: IndexSettings) -> None:
+    def __init__(self, settings: IndexSettings, with_torch: frozenset[str]) -> None:
         self._settings = settings
+        self._with_torch = with_torch
         self._real: SdistBuilder | None = None
 
-    def wheel_metadata(self, sdist: IO[bytes], artifact: Artifact) -> str:
+    def uses_torch(self, project: str) -> bool:
+        from packaging.utils import canonicalize_name
+
+        return canonicalize_name(project) in self._with_torch
+
+    def wheel_metadata(
+        self, sdist: IO[bytes], artifact: Artifact, *, torch: BuildTorch | None = None
+    ) -> str:
         if self._real is None:
             import shutil
 
@@ -206,5 +215,6 @@ class _OnFirstSdist:
                 find_links=self._settings.find_links,
                 environ=os.environ,
                 uv=shutil.which("uv"),
+                with_torch=self._with_torch,
             )
-        return self._real.wheel_metadata(sdist, artifact)
+        return self._real.wheel_metadata(sdist, artifact, torch=torch)

@@ -108,6 +108,15 @@ TORCH_INDEX_CHOICES = ("auto", "pytorch", "default")  # workflows.TorchIndex's v
     "dependencies (PEP 643) is still locked, any other one is an error.",
 )
 @click.option(
+    "--build-with-torch",
+    multiple=True,
+    metavar="PROJECT",
+    help="Build PROJECT's sdist against the target's torch (repeatable): its build "
+    "environment gets the locked torch installed, as flash-attn and deepspeed need; "
+    "`create` builds it against the environment's own torch. The lock records it. "
+    "Default: the spec's build-with-torch.",
+)
+@click.option(
     "--trusted-host",
     multiple=True,
     metavar="HOST",
@@ -158,6 +167,7 @@ def solve_command(
     family: str | None,
     find_links: tuple[str, ...],
     no_build: bool,
+    build_with_torch: tuple[str, ...],
     trusted_host: tuple[str, ...],
     offline: bool,
     cache_dir: str | None,
@@ -187,7 +197,7 @@ def solve_command(
 
     from torchlock.cli.lockopts import load_spec
     from torchlock.lockfiles import spec as specs
-    from torchlock.matrix.request import parse_family
+    from torchlock.matrix.request import parse_build_with_torch, parse_family
     from torchlock.workflows.selection import SelectionInputs
     from torchlock.workflows.solving import CondaSettings, SolveInputs, TorchIndex, solve
 
@@ -206,6 +216,7 @@ def solve_command(
             gpu_cc=gpu_cc,
             platforms=platforms,
             family=() if family is None else parse_family(family),
+            build_with_torch=parse_build_with_torch(build_with_torch),
             requirements=tuple(requirements),
             index_url=index_url,
             extra_index_urls=extra_index_urls,
@@ -255,11 +266,12 @@ def solve_command(
             platforms=targets,
             requirements=tuple(requirements),
             family=wanted.family,
+            build_with_torch=wanted.build_with_torch,
             indexes=settings,
             conda=conda,
         ),
         detect=detect_gpus,
-        builder=None if no_build else sdist_builder(settings),
+        builder=None if no_build else sdist_builder(settings, wanted.build_with_torch),
     )
     if lock_path is not None:
         _write_lock(

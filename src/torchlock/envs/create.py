@@ -37,6 +37,7 @@ from torchlock.envs.install import (
     Fetcher,
     PlannedFile,
     build_index,
+    built_wheels_argv,
     ensure_cached,
     installer_argv,
     plan_files,
@@ -99,6 +100,9 @@ class BuildRequest(Struct, frozen=True, kw_only=True):
     replace: bool = False
     mirror_urls: Mapping[str, str] | None = None  # sha256 -> the mirror's URL of that file
     verify_timeout: float = 300.0
+    # projects whose sdist builds against the environment's own torch (the lock's list and
+    # the command's); canonical names
+    build_with_torch: frozenset[str] = frozenset()
 
 
 class Built(Struct, frozen=True, kw_only=True):
@@ -311,8 +315,10 @@ def build_environment(request: BuildRequest, seams: Seams, reporter: Reporter) -
             f"{len(cached)} files, {size / 1e6:.1f} MB ({downloaded} downloaded, "
             f"{len(cached) - downloaded} from the cache)",
         )
+        later = [(f, p) for f, p in cached if f.is_sdist and f.project in request.build_with_torch]
+        now = [item for item in cached if item not in later]
         requirements = final.parent / f".{final.name}.torchlock-requirements.txt"
-        requirements.write_text(requirements_text(cached), encoding="utf-8")
+        requirements.write_text(requirements_text(now), encoding="utf-8")
         try:
             _run(
                 seams.runner,
@@ -320,16 +326,18 @@ def build_environment(request: BuildRequest, seams: Seams, reporter: Reporter) -
                     python=str(python),
                     requirements=requirements,
                     uv=uv,
-                    build_index=build_index(files),
+                    build_index=build_index([f for f, _ in now]),
                 ),
                 "uv pip install" if uv else "pip install",
                 INSTALL_TIMEOUT,
             )
         finally:
             requirements.unlink(missing_ok=True)
-        reporter.phase(
-            "install", timer.lap(), f"{len(cached)} packages with {'uv' if uv else 'pip'}"
-        )
+        reporter.phase("install", timer.lap(), f"{len(now)} packages with {'uv' if uv else 'pip'}")
+        if later:
+            _build_against_torch(later, python, uv, seams)
+            names = ", ".join(f.project for f, _ in later)
+            reporter.phase("build", timer.lap(), f"{names} against the environment's torch")
         report = verify_environment(
             str(python),
             runner=seams.runner,
@@ -368,6 +376,70 @@ def build_environment(request: BuildRequest, seams: Seams, reporter: Reporter) -
     finally:
         if not placed:
             placement.roll_back()
+
+
+def _build_against_torch(
+    sdists: Sequence[tuple[PlannedFile, Path]], python: Path, uv: str | None, seams: Seams
+) -> None:
+    """Build each sdist (already checked against its sha256) against the environment's own
+    packages, torch among them, and install the wheels it gives.
+
+    The build environment is fresh (the backend's requirements from the sdist's index, as
+    an isolated build has them) and sees the environment's site-packages after its own, so
+    nothing but the built wheel is added to the environment.
+    """
+    import tempfile
+
+    from packaging.utils import canonicalize_name
+
+    from torchlock.artifacts import Artifact, ArtifactKind
+    from torchlock.envs.sdist_build import IsolatedBuilder
+
+    done = seams.runner.run(
+        [
+            str(python),
+            "-c",
+            "import sysconfig; print(sysconfig.get_path('purelib')); "
+            "print(sysconfig.get_path('platlib'))",
+        ],
+        timeout=INSTALL_TIMEOUT,
+    )
+    if not isinstance(done, Completed) or done.returncode != 0:
+        raise BuildError("cannot read the environment's site-packages", evidence=[str(done)])
+    against = [Path(line) for line in done.output.split("\n") if line.strip()][-2:]
+    with tempfile.TemporaryDirectory(prefix="torchlock-wheels-") as out:
+        wheels = []
+        for planned, path in sdists:
+            if not planned.index:
+                raise BuildError(
+                    f"cannot build {planned.project} {planned.version} against torch: the "
+                    "lock does not name the index its build requirements come from",
+                    hint="solve the lock again with torchlock",
+                )
+            builder = IsolatedBuilder(
+                runner=seams.runner,
+                python=str(python),
+                index_url=planned.index,
+                environ=seams.env,
+                uv=uv,
+                with_torch=[planned.project],
+            )
+            artifact = Artifact(
+                project=canonicalize_name(planned.project),
+                version=planned.version,
+                filename=planned.filename,
+                url=planned.url,
+                index=planned.index or "",
+                kind=ArtifactKind.SDIST,
+            )
+            with path.open("rb") as handle:
+                wheels.append(builder.build_wheel(handle, artifact, Path(out), against=against))
+        _run(
+            seams.runner,
+            built_wheels_argv(python=str(python), wheels=wheels, uv=uv),
+            "uv pip install" if uv else "pip install",
+            INSTALL_TIMEOUT,
+        )
 
 
 def list_dir(path: str) -> list[str]:

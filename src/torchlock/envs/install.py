@@ -317,6 +317,19 @@ def installer_argv(
     ]
 
 
+def built_wheels_argv(*, python: str, wheels: Sequence[Path], uv: str | None) -> list[str]:
+    """Install wheels torchlock built from locked sdists (whose sha256 was checked before
+    the build) into the environment of ``python``: no index, no dependencies (the lock
+    installed them), bytecode compiled as for the rest."""
+    paths = [str(w) for w in wheels]
+    if uv is not None:
+        argv = [uv, "pip", "install", "--no-config", "--python", python, "--compile-bytecode"]
+    else:
+        argv = [python, "-m", "pip", "install", "--isolated", "--disable-pip-version-check"]
+        argv.append("--no-input")
+    return [*argv, "--no-deps", "--no-index", "--quiet", *paths]
+
+
 def remove_tree(path: Path) -> None:
     """Delete ``path`` (a staging folder) entirely; missing is fine."""
     if path.is_symlink() or path.is_file():

@@ -61,6 +61,8 @@ class TargetLike(Protocol):
 class InputsLike(Protocol):
     @property
     def conda_channels(self) -> Sequence[str]: ...
+    @property
+    def build_with_torch(self) -> Sequence[str]: ...
 
 
 class LockLike(Protocol):

@@ -15,17 +15,20 @@ Running a build backend runs the project's code, as pip and uv do when they meet
 from __future__ import annotations
 
 import logging
+import shutil
 import subprocess
 import sys
 import tarfile
 import tempfile
 import warnings
 import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
-from typing import IO
+from typing import IO, Any
 
-from torchlock.artifacts import Artifact
+from packaging.utils import canonicalize_name
+
+from torchlock.artifacts import Artifact, BuildTorch
 from torchlock.errors import SdistBuildError
 from torchlock.system.runner import Completed, Runner
 
@@ -57,12 +60,15 @@ class _HookFailed(Exception):
 
 
 class IsolatedBuilder:
-    """Builds an sdist's wheel metadata in a fresh build environment (see the module doc).
+    """Builds an sdist's wheel metadata (or its wheel) in a fresh build environment.
 
     ``python`` runs the backend; ``index_url`` (and the ``find_links`` folders) serve the
     build requirements; ``uv``, when given, installs them (else ``python -m pip``);
     ``environ`` is the environment the backend runs in (the CLI passes its own, less what
-    would redirect the build).
+    would redirect the build). The projects in ``with_torch`` (flash-attn, deepspeed: their
+    setup.py imports torch) build against torch: the target's own torch is installed into
+    their build environment beside the backend's requirements, what uv's
+    ``extra-build-dependencies`` with ``match-runtime`` does.
     """
 
     def __init__(
@@ -75,6 +81,7 @@ class IsolatedBuilder:
         find_links: Sequence[Path] = (),
         uv: str | None = None,
         scratch: Path | None = None,
+        with_torch: Iterable[str] = (),
     ) -> None:
         self._runner = runner
         self._python = python
@@ -83,43 +90,99 @@ class IsolatedBuilder:
         self._uv = uv
         self._scratch = scratch
         self._environ = {k: v for k, v in environ.items() if k not in _DROPPED}
+        self._with_torch = frozenset(canonicalize_name(n) for n in with_torch)
 
-    def wheel_metadata(self, sdist: IO[bytes], artifact: Artifact) -> str:
-        """The METADATA text of the wheel that ``sdist`` (verified bytes) builds."""
-        import build  # the PyPA front end: only a build pays for its import
+    def uses_torch(self, project: str) -> bool:
+        """Whether ``project`` builds against the target's torch (see the class doc)."""
+        return canonicalize_name(project) in self._with_torch
 
-        what = f"{artifact.project} {artifact.version}"
+    def wheel_metadata(
+        self, sdist: IO[bytes], artifact: Artifact, *, torch: BuildTorch | None = None
+    ) -> str:
+        """The METADATA text of the wheel that ``sdist`` (verified bytes) builds.
+
+        ``torch``: the target's torch, installed first for a project in ``with_torch``.
+        """
         with tempfile.TemporaryDirectory(prefix="torchlock-build-", dir=self._scratch) as tmp:
             root = Path(tmp)
-            source = unpack_sdist(sdist, artifact.filename, root / "src")
-            python = self._make_env(root / "env", what)
-            try:
-                # build re-raises the backend's own warnings (deprecated license classifiers,
-                # ...) as Python warnings: they are the project's business, logged, not shown
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always")
-                    builder = build.ProjectBuilder(
-                        source, python_executable=python, runner=self._hook_runner
-                    )
-                    self._install(python, builder.build_system_requires, what)
-                    self._install(python, builder.get_requires_for_build("wheel"), what)
-                    info = Path(builder.metadata_path(root / "out"))
-                for warning in caught:
-                    log.info("build backend of %s: %s", what, warning.message)
-            except build.BuildBackendException as exc:
-                raise self._failure(artifact, exc) from None
-            except build.BuildException as exc:
-                raise SdistBuildError(
-                    f"cannot build {what}: its sdist is not a buildable project",
-                    evidence=[str(exc)],
-                    hint="pin a version that has wheels",
-                ) from None
+
+            def prepare(python: str) -> None:
+                if torch is not None and self.uses_torch(artifact.project):
+                    self._install_torch(python, torch, artifact)
+
+            info = self._run_backend(
+                sdist, artifact, root, prepare, lambda b: Path(b.metadata_path(root / "out"))
+            )
             try:
                 return (info / "METADATA").read_text(encoding="utf-8", errors="replace")
             except OSError as exc:
                 raise SdistBuildError(
-                    f"the build backend of {what} wrote no METADATA", evidence=[str(exc)]
+                    f"the build backend of {artifact.project} {artifact.version} wrote no METADATA",
+                    evidence=[str(exc)],
                 ) from None
+
+    def build_wheel(
+        self, sdist: IO[bytes], artifact: Artifact, out: Path, *, against: Sequence[Path]
+    ) -> Path:
+        """Build ``sdist``'s wheel into the folder ``out``; the path of the wheel.
+
+        ``against``: site-packages folders (the environment being created) whose packages
+        the build sees after its own requirements, through a ``.pth`` file: a project in
+        ``with_torch`` compiles against the very torch the environment holds, and nothing
+        is installed into that environment.
+        """
+        with tempfile.TemporaryDirectory(prefix="torchlock-build-", dir=self._scratch) as tmp:
+            root = Path(tmp)
+
+            def prepare(python: str) -> None:
+                if against:
+                    self._see(python, against, artifact)
+
+            built = self._run_backend(
+                sdist, artifact, root, prepare, lambda b: Path(b.build("wheel", root / "out"))
+            )
+            out.mkdir(parents=True, exist_ok=True)
+            target = out / built.name
+            shutil.move(str(built), target)
+            return target
+
+    def _run_backend(
+        self,
+        sdist: IO[bytes],
+        artifact: Artifact,
+        root: Path,
+        prepare: Callable[[str], None],
+        call: Callable[[Any], Path],
+    ) -> Path:
+        """Unpack, make the environment, install what the backend asks for, ``call`` it."""
+        import build  # the PyPA front end: only a build pays for its import
+
+        what = f"{artifact.project} {artifact.version}"
+        source = unpack_sdist(sdist, artifact.filename, root / "src")
+        python = self._make_env(root / "env", what)
+        try:
+            # build re-raises the backend's own warnings (deprecated license classifiers, ...)
+            # as Python warnings: they are the project's business, logged, not shown
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                builder = build.ProjectBuilder(
+                    source, python_executable=python, runner=self._hook_runner
+                )
+                self._install(python, builder.build_system_requires, what)
+                prepare(python)  # torch before the backend's own hook may import it
+                self._install(python, builder.get_requires_for_build("wheel"), what)
+                result = call(builder)
+            for warning in caught:
+                log.info("build backend of %s: %s", what, warning.message)
+        except build.BuildBackendException as exc:
+            raise self._failure(artifact, exc) from None
+        except build.BuildException as exc:
+            raise SdistBuildError(
+                f"cannot build {what}: its sdist is not a buildable project",
+                evidence=[str(exc)],
+                hint="pin a version that has wheels",
+            ) from None
+        return result
 
     # -- the isolated environment ---------------------------------------------------------
 
@@ -131,7 +194,14 @@ class IsolatedBuilder:
         bindir = "Scripts" if sys.platform == "win32" else "bin"
         return str(folder / bindir / ("python.exe" if sys.platform == "win32" else "python"))
 
-    def _install(self, python: str, requirements: Iterable[str], what: str) -> None:
+    def _install(
+        self, python: str, requirements: Iterable[str], what: str, first: str | None = None
+    ) -> None:
+        """Install ``requirements`` into the build environment of ``python``.
+
+        ``first``: an index asked before the default one (the target's PyTorch index, for
+        torch); uv asks an ``--extra-index-url`` first, pip asks both and takes the best.
+        """
         wanted = sorted(set(requirements))
         if not wanted:
             return
@@ -141,11 +211,29 @@ class IsolatedBuilder:
             argv = [self._python, "-m", "pip", "--python", python, "install", "--isolated"]
             argv += ["--disable-pip-version-check", "--no-input"]
         argv += ["--quiet", "--index-url", self._index_url]
+        if first is not None and first != self._index_url:
+            argv += ["--extra-index-url", first]
         for folder in self._find_links:
             argv += ["--find-links", str(folder)]
         argv += wanted
         done = self._runner.run(argv, timeout=STEP_TIMEOUT, env=self._environ)
         self._require(done, f"cannot install the build requirements of {what}: {', '.join(wanted)}")
+
+    def _install_torch(self, python: str, torch: BuildTorch, artifact: Artifact) -> None:
+        what = f"{artifact.project} {artifact.version} (it builds against {torch.requirement})"
+        self._install(python, [torch.requirement], what, first=torch.index)
+
+    def _see(self, python: str, folders: Sequence[Path], artifact: Artifact) -> None:
+        """Put ``folders`` on the build environment's path, after its own site-packages."""
+        done = self._runner.run(
+            [python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+            timeout=STEP_TIMEOUT,
+        )
+        self._require(done, f"cannot read the build environment of {artifact.project}")
+        assert isinstance(done, Completed)
+        site = Path(done.output.strip().splitlines()[-1])
+        lines = "".join(f"{folder}\n" for folder in dict.fromkeys(folders))
+        (site / "_torchlock_build_against.pth").write_text(lines, encoding="utf-8")
 
     def _hook_runner(
         self,
@@ -180,9 +268,10 @@ class IsolatedBuilder:
             return SdistBuildError(
                 f"{what} needs torch installed to build, and only its sdist fits the target",
                 evidence=tail,
-                hint=f"use an index or --find-links folder with prebuilt wheels of "
-                f"{artifact.project} for this torch and CUDA, or pin a version that has "
-                "wheels for the target",
+                hint=f"build it against the locked torch with --build-with-torch "
+                f"{artifact.project}, use an index or --find-links folder with prebuilt "
+                f"wheels of {artifact.project} for this torch and CUDA, or pin a version "
+                "that has wheels for the target",
             )
         if any(marker in output for marker in _NEEDS_CUDA):
             return SdistBuildError(

@@ -29,7 +29,7 @@ from msgspec.structs import force_setattr
 from packaging.tags import Tag
 from packaging.utils import NormalizedName, canonicalize_name
 
-from torchlock.artifacts import Artifact, ArtifactKind, CoreMetadata
+from torchlock.artifacts import Artifact, ArtifactKind, BuildTorch, CoreMetadata
 from torchlock.errors import PackageIndexError
 from torchlock.index.cache import HttpCache, metadata_key, parse_max_age
 from torchlock.index.logins import NetrcLogins
@@ -301,6 +301,7 @@ class IndexClient:
         workers: int = 8,
         tags: Sequence[Tag] | None = None,
         sdist_builder: SdistBuilder | None = None,
+        build_torch: BuildTorch | None = None,
         memo: SolveMemo | None = None,
     ) -> None:
         self.routing = routing
@@ -309,6 +310,8 @@ class IndexClient:
         # Runs an sdist's build backend when its PKG-INFO does not settle its dependencies
         # (PEP 643); None: such an sdist is an error that says so.
         self._sdist_builder = sdist_builder
+        # The target's torch, for the sdists the builder builds against torch (flash-attn).
+        self._build_torch = build_torch
         # Only the target's wheels (and sdists) are parsed from a page; None: every file.
         self._accept = None if tags is None else wheel_filter(tags)
         # URL -> sha256 of the body of every project page an answer was built from
@@ -674,6 +677,12 @@ class IndexClient:
         is learnt from it is cached under that verified hash.
         """
         key = metadata_key(artifact.sha256, artifact.url)
+        torch = self._build_torch
+        builder = self._sdist_builder
+        if torch is not None and builder is not None and builder.uses_torch(artifact.project):
+            # built against this torch: what another torch gives may differ
+            against = f"{torch.requirement} {torch.index}".encode()
+            key += "-" + hashlib.sha256(against).hexdigest()[:16]
         if self._cache is not None and artifact.sha256:
             cached = self._cache.load_metadata(key)
             if cached is not None:
@@ -704,7 +713,7 @@ class IndexClient:
                         hint="pin a version that has wheels, or allow building sdists",
                     )
                 sink.seek(0)
-                text = self._sdist_builder.wheel_metadata(sink, artifact)
+                text = self._sdist_builder.wheel_metadata(sink, artifact, torch=torch)
                 found = parse_metadata(text, source=f"the wheel built from {artifact.filename}")
         found = self._checked(found, artifact)
         if self._cache is not None and artifact.sha256 and text is not None:

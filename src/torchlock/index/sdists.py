@@ -16,7 +16,7 @@ from typing import IO, Protocol
 
 from packaging.version import InvalidVersion, Version
 
-from torchlock.artifacts import Artifact, CoreMetadata
+from torchlock.artifacts import Artifact, BuildTorch, CoreMetadata
 from torchlock.errors import PackageIndexError
 
 # A PKG-INFO larger than this is refused (real ones are a few kB to a few hundred kB,
@@ -30,8 +30,19 @@ RESOLUTION_FIELDS = frozenset({"requires-dist", "requires-python", "provides-ext
 class SdistBuilder(Protocol):
     """Runs an sdist's build backend to learn the metadata of the wheel it would build."""
 
-    def wheel_metadata(self, sdist: IO[bytes], artifact: Artifact) -> str:
-        """The METADATA text of the wheel ``sdist`` (the verified file) builds."""
+    def wheel_metadata(
+        self, sdist: IO[bytes], artifact: Artifact, *, torch: BuildTorch | None = None
+    ) -> str:
+        """The METADATA text of the wheel ``sdist`` (the verified file) builds.
+
+        ``torch``: the target's torch, installed into the build environment of the
+        projects this builder was told build against it (and only theirs).
+        """
+        ...
+
+    def uses_torch(self, project: str) -> bool:
+        """Whether ``project``'s build environment gets the target's torch (its metadata
+        then depends on which torch, and is remembered per torch)."""
         ...
 
 

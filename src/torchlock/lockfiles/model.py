@@ -151,6 +151,7 @@ class LockInputs(Struct, frozen=True, kw_only=True):
     driver: str = "auto"  # VERSION, "none" or "auto"
     gpu_cc: tuple[str, ...] = ()
     family: tuple[str, ...] = ()  # the torch family members locked; empty: all the matrix pairs
+    build_with_torch: tuple[str, ...] = ()  # projects whose sdist builds against the torch
     requirements: tuple[Requirement, ...] = ()
     index_url: str | None = None
     extra_index_urls: tuple[str, ...] = ()  # asked, in order, for what the default lacks
@@ -183,6 +184,8 @@ class LockInputs(Struct, frozen=True, kw_only=True):
             "gpu-cc": list(self.gpu_cc),
             # left out when empty, so locks solved before this key existed keep their digest
             "family": list(self.family) or None,
+            # left out when empty, so locks solved before this key existed keep their digest
+            "build-with-torch": list(self.build_with_torch) or None,
             "requirements": sorted(str(r) for r in self.requirements),
             "index-url": self.index_url,
             # left out when empty, so locks solved before this key existed keep their digest

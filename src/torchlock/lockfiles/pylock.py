@@ -424,6 +424,7 @@ def _inputs(reader: _Reader, table: dict[str, Any]) -> LockInputs:
         driver=reader.get(table, "driver", str, where),
         gpu_cc=reader.strings(table, "gpu-cc", where),
         family=reader.strings(table, "family", where),
+        build_with_torch=_project_names(reader, table, "build-with-torch", where),
         requirements=requirements,
         index_url=reader.optional(table, "index-url", str, where),
         extra_index_urls=reader.strings(table, "extra-index-urls", where),
@@ -433,6 +434,16 @@ def _inputs(reader: _Reader, table: dict[str, Any]) -> LockInputs:
         conda_channels=reader.strings(table, "conda-channels", where),
         no_conda=reader.optional(table, "no-conda", bool, where) or False,
     )
+
+
+def _project_names(reader: _Reader, table: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
+    from torchlock.matrix.request import parse_build_with_torch
+
+    names = reader.strings(table, key, where)
+    try:
+        return parse_build_with_torch(names)
+    except InputError as exc:
+        raise reader.fail(f"{where}.{key}", str(exc).splitlines()[0]) from None
 
 
 def _selection(reader: _Reader, table: dict[str, Any]) -> LockSelection:

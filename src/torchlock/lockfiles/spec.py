@@ -36,7 +36,15 @@ _STRINGS = (
     "pytorch-index-url",
     "lock",
 )
-_LISTS = ("gpu-cc", "platforms", "family", "requirements", "extra-index-urls", "conda-channels")
+_LISTS = (
+    "gpu-cc",
+    "platforms",
+    "family",
+    "build-with-torch",
+    "requirements",
+    "extra-index-urls",
+    "conda-channels",
+)
 _FLAGS = ("project-dependencies", "no-conda")
 KEYS = frozenset((*_STRINGS, *_LISTS, *_FLAGS))
 
@@ -52,6 +60,7 @@ class ProjectSpec(Struct, frozen=True, kw_only=True):
     gpu_cc: tuple[str, ...] = ()
     platforms: tuple[str, ...] = ()
     family: tuple[str, ...] = ()  # torch family members to lock; empty: all the matrix pairs
+    build_with_torch: tuple[str, ...] = ()  # projects whose sdist builds against the torch
     requirements: tuple[Requirement, ...] = ()
     project_dependencies: bool = False  # add [project].dependencies of pyproject.toml
     index_url: str | None = None
@@ -78,6 +87,7 @@ class ProjectSpec(Struct, frozen=True, kw_only=True):
             "driver": self.driver,
             "gpu-cc": list(self.gpu_cc) or None,
             "family": list(self.family) or None,
+            "build-with-torch": list(self.build_with_torch) or None,
             "requirements": [str(r) for r in self.requirements] or None,
             "project-dependencies": self.project_dependencies or None,
             "index-url": self.index_url,
@@ -250,7 +260,12 @@ def _check_values(values: Mapping[str, Any], path: str, where: str) -> None:
     """Each value as the command that takes it would check it, named by its key in the spec
     (a bad value found later would read like a bad flag the user never gave)."""
     from torchlock.matrix.model import Variant
-    from torchlock.matrix.request import parse_family, parse_policy, parse_torch_spec
+    from torchlock.matrix.request import (
+        parse_build_with_torch,
+        parse_family,
+        parse_policy,
+        parse_torch_spec,
+    )
     from torchlock.target import ComputeCapability, DriverVersion, PythonVersion
 
     def driver(text: str) -> object:
@@ -288,6 +303,7 @@ def _check_values(values: Mapping[str, Any], path: str, where: str) -> None:
         "index_url": index_url,
         "pytorch_index_url": url,
         "family": parse_family,
+        "build_with_torch": parse_build_with_torch,
     }
     each: dict[str, Any] = {"gpu_cc": ComputeCapability.parse, "extra_index_urls": index_url}
     for key, value in values.items():
@@ -421,6 +437,7 @@ def lock_inputs(
         driver=spec.driver or driver,
         gpu_cc=spec.gpu_cc,
         family=spec.family,
+        build_with_torch=spec.build_with_torch,
         requirements=requirements,
         index_url=spec.index_url,
         extra_index_urls=spec.extra_index_urls,

@@ -60,6 +60,31 @@ def parse_family(names: str | Sequence[str]) -> tuple[str, ...]:
     return tuple(name for name in FAMILY if name in wanted)
 
 
+def parse_build_with_torch(names: Sequence[str]) -> tuple[str, ...]:
+    """Projects whose sdist builds against the target's torch: canonical names, sorted.
+
+    A torch family member is refused: torch itself is what such a build gets.
+    """
+    from packaging.utils import InvalidName, canonicalize_name
+
+    found = set()
+    for name in names:
+        try:
+            canonical = canonicalize_name(name.strip(), validate=True)
+        except InvalidName:
+            raise InputError(
+                f"{name!r} is not a project name",
+                hint="give the name of a project on the index, e.g. flash-attn",
+            ) from None
+        if canonical in FAMILY:
+            raise InputError(
+                f"{canonical} cannot build against torch: it is of the torch family",
+                hint="name a project whose build imports torch, e.g. flash-attn or deepspeed",
+            )
+        found.add(canonical)
+    return tuple(sorted(found))
+
+
 def parse_policy(text: str) -> Policy:
     try:
         return Policy(text.strip().lower())

@@ -47,6 +47,9 @@ class CreateInputs(Struct, frozen=True, kw_only=True):
     trusted_hosts: tuple[str, ...] = ()
     netrc_path: Path | None = None
     ca_file: Path | None = None
+    # projects whose locked sdist builds against the environment's torch, besides the
+    # lock's own list (a lock another tool wrote has none); canonical names
+    build_with_torch: tuple[str, ...] = ()
 
 
 class CreateAttempt(Struct, frozen=True, kw_only=True):
@@ -427,6 +430,9 @@ def create_environment(
             if inputs.mirror is None
             else mirror_urls(current, subdir, inputs, http=http),
             verify_timeout=inputs.verify_timeout,
+            build_with_torch=frozenset(
+                (*current.inputs.build_with_torch, *inputs.build_with_torch)
+            ),
         )
         built = build_environment(request, seams, reporter)
         torch, variant = current.selection.torch, current.target(subdir).variant

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from msgspec import Struct, field
 from packaging.version import Version
 
+from torchlock.artifacts import BuildTorch
 from torchlock.credentials import without_credentials
 from torchlock.errors import InputError
 from torchlock.matrix.select import Candidate, Selection
@@ -67,6 +68,8 @@ class SolveInputs(Struct, frozen=True, kw_only=True):
     platforms: tuple[Platform, ...]  # targets; empty: the selection's platform
     requirements: tuple[Requirement, ...] = ()  # the user's own, besides the torch triple
     family: tuple[str, ...] = ()  # the torch family members to lock; empty: all that pair
+    # projects whose sdist builds against the target's torch (flash-attn); canonical names
+    build_with_torch: tuple[str, ...] = ()
     indexes: IndexSettings
     conda: CondaSettings | None = None  # None: no conda base is solved
 
@@ -162,6 +165,11 @@ def _solve_target(
     candidate = _candidate_for(selection, inputs.selection, platform, detect)
     torch_index, variant = _torch_source(candidate, platform, settings)
     requirements = [*_triple(candidate, inputs.family), *(str(r) for r in inputs.requirements)]
+    build_torch = None
+    if inputs.build_with_torch:
+        build_torch = BuildTorch(
+            requirement=requirements[0], index=torch_index or settings.default_index
+        )
     query = _TargetQuery(
         requirements=tuple(requirements),
         python=python,
@@ -169,6 +177,8 @@ def _solve_target(
         variant=variant,
         settings=settings,
         torch_index=torch_index,
+        build_with_torch=inputs.build_with_torch,
+        build_torch=build_torch,
     )
     key = _result_key(query)
     reused = _reuse(settings, key)
@@ -216,6 +226,8 @@ class _TargetQuery(Struct, frozen=True, kw_only=True):
     variant: str | None
     settings: IndexSettings
     torch_index: str | None  # the torch family's index; None: the default index
+    build_with_torch: tuple[str, ...] = ()
+    build_torch: BuildTorch | None = None  # what those projects' builds get installed
 
 
 def _resolve_target(
@@ -261,6 +273,7 @@ def _resolve_target(
         ca_file=settings.ca_file,
         tags=every_tag,
         sdist_builder=builder,
+        build_torch=query.build_torch,
         memo=memo,
     )
     try:
@@ -304,6 +317,8 @@ def _result_key(query: _TargetQuery) -> str:
         "extra_indexes": list(query.settings.extra_index_urls),
         "torch_index": query.torch_index,
     }
+    if query.build_with_torch:  # absent otherwise: results stored before it stay valid
+        document["build_with_torch"] = sorted(query.build_with_torch)
     text = json.dumps(document, sort_keys=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

@@ -137,5 +137,6 @@ def test_a_stored_answer_is_printed_without_the_solve_machinery(
     )
     assert (done.returncode, done.stdout) == (0, first), done.stderr
     loaded = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
-    for heavy in ("msgspec", "packaging", "resolvelib", "torchlock.index.client", "rich"):
+    heavy_ones = ("msgspec", "packaging", "resolvelib", "torchlock.index.client", "rich", "urllib3")
+    for heavy in heavy_ones:
         assert heavy not in loaded, f"a warm solve imported {heavy}"

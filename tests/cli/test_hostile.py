@@ -307,3 +307,102 @@ def test_credentials_in_file_urls_an_index_hands_out_never_reach_the_lock(
     assert f"http://{host}/files/{wheel.name}" in text
     for shown in (text, out, err):
         assert "s3cr3t" not in shown
+
+
+class _Trickle:
+    """A loopback server that answers every request with a page one byte at a time, a
+    byte every ``gap`` seconds (no read timeout ever trips), or never answers at all
+    (``gap=None``: it accepts and stays silent)."""
+
+    def __init__(self, gap: float | None) -> None:
+        import socket
+        import threading
+
+        self.gap = gap
+        self.accepted = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/simple"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import threading
+
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.accepted.set()
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: object) -> None:
+        import contextlib
+        import time
+
+        with conn, contextlib.suppress(OSError):  # type: ignore[attr-defined]
+            conn.recv(65536)  # type: ignore[attr-defined]
+            if self.gap is None:
+                time.sleep(3600)
+            body = b'{"meta": {"api-version": "1.1"}, "name": "x", "files": []}' * 100
+            conn.sendall(  # type: ignore[attr-defined]
+                b"HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n"
+                % (JSON_TYPE.encode(), len(body))
+            )
+            for byte in body:
+                conn.sendall(bytes([byte]))  # type: ignore[attr-defined]
+                time.sleep(self.gap)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_an_index_that_trickles_its_answer_meets_the_deadline() -> None:
+    import time
+
+    from torchlock.errors import PackageIndexError
+    from torchlock.index.client import IndexClient, RetryPolicy, Routing, Timeouts
+
+    server = _Trickle(gap=0.05)
+    client = IndexClient(
+        Routing(default_index=server.url),
+        timeouts=Timeouts(read=5.0, total=1.0),
+        retry=RetryPolicy(retries=1, backoff=0.0),
+    )
+    started = time.monotonic()
+    try:
+        with pytest.raises(PackageIndexError) as caught:
+            client.artifacts("torch")  # type: ignore[arg-type]
+    finally:
+        client.close()
+        server.close()
+    elapsed = time.monotonic() - started
+    message = str(caught.value)
+    assert message.startswith(f"timed out fetching {server.url}/torch/")
+    assert "the answer took longer than 1 s in all" in message
+    assert elapsed < 4  # two attempts of 1 s, not a byte every 50 ms for 6,000 bytes
+
+
+@pytest.mark.skipif(os.name == "nt", reason="SIGINT is POSIX")
+def test_ctrl_c_on_a_stalled_index_stops_within_a_second(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    server = _Trickle(gap=None)  # accepts, never answers: every request waits 30 s
+    argv = [sys.executable, "-m", "torchlock", "solve", *SELECT, "--variant", "cu121"]
+    argv += ["--platform", "linux-64", "--index-url", server.url, "--with", "numpy"]
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert server.accepted.wait(30), "the solve never reached the index"
+        time.sleep(0.5)  # requests in flight, in the worker threads and the main one
+        sent = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=30)
+        took = time.monotonic() - sent
+    finally:
+        process.kill()
+        server.close()
+    assert process.returncode == 130, err
+    assert err.decode().strip().splitlines()[-1] == "error: aborted"  # exit 130
+    assert took < 1.0, f"exited {took:.2f} s after Ctrl-C"

@@ -15,7 +15,8 @@ import torchlock.index.client as client
 assert "http.client" not in sys.modules, "the HTTP stack imported at module import"
 import torchlock.index.transport
 assert "rich" not in sys.modules and "httpx" not in sys.modules
-# the HTTP stack is the module's own on sockets; TLS is loaded for the first https request
+# urllib3 (and with it http.client and ssl) is imported by the first request
+assert "urllib3" not in sys.modules
 assert "http.client" not in sys.modules
 assert "ssl" not in sys.modules
 """

@@ -246,14 +246,17 @@ def test_read_takes_a_body_larger_than_one_read(make_server: MakeServer, session
 def test_a_read_timeout_for_one_request_does_not_stay_with_the_connection(
     make_server: MakeServer,
 ) -> None:
-    server = make_server({"*": lambda h: send(h, 200, b"ok")})
+    def slow(handler: BaseHTTPRequestHandler) -> None:
+        if handler.path == "/slow":
+            time.sleep(0.6)
+        send(handler, 200, b"ok")
+
+    server = make_server({"*": slow})
     with Session(read_timeout=5.0, proxies={}) as session:
-        with session.stream(f"{server.url}/a", read_timeout=1.0) as response:
+        with session.stream(f"{server.url}/a", read_timeout=0.3) as response:
             assert response.read() == b"ok"
-        (conn,) = next(iter(session._idle.values()))
-        assert conn.sock is not None
-        assert conn.sock.gettimeout() == 5.0
-        assert session.get(f"{server.url}/b")[1] == b"ok"
+        # the same connection, and the session's 5 s again: a 0.6 s answer is in time
+        assert session.get(f"{server.url}/slow")[1] == b"ok"
         assert server.connections == 1
 
 
@@ -328,7 +331,7 @@ def test_environment_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("socks5://127.0.0.1:1080", "socks5"),
+        ("ftp://127.0.0.1:21", "'ftp' is not supported"),
         ("http://:3128", "no host"),
         ("http://proxy.example:port", "invalid port"),
     ],
@@ -407,3 +410,91 @@ def test_every_redirect_target_is_checked_first(make_server: MakeServer) -> None
         response.read()
     assert checked == [f"{target.url}/x"]
     assert target.seen == []
+
+
+def test_no_proxy_takes_ip_addresses_and_cidr_ranges() -> None:
+    rules = "10.0.0.0/8,192.168.1.7,[fd00::1]:8080,fc00::/7,pkgs.example:443"
+    with Session(proxies={"http": "http://127.0.0.1:9", "no": rules}) as session:
+        for host in ("10.1.2.3", "192.168.1.7", "fd00::1", "fc12::5", "pkgs.example"):
+            assert session._proxy_for("http", host) is None, host
+        for host in ("11.0.0.1", "192.168.1.8", "fe80::1", "other.example", "pkgs.example.org"):
+            assert session._proxy_for("http", host) is not None, host
+
+
+def test_proxy_urls_of_every_scheme() -> None:
+    assert parse_proxy("socks5h://u:p%40ss@proxy.example:1081") == transport.Proxy(
+        url="socks5h://proxy.example:1081", authorization=None, username="u", password="p@ss"
+    )
+    assert parse_proxy("socks5://proxy.example").url == "socks5://proxy.example:1080"
+    secure = parse_proxy("https://me:pw@proxy.example")
+    assert secure.url == "https://proxy.example:443"
+    assert secure.authorization == "Basic " + base64.b64encode(b"me:pw").decode()
+    assert parse_proxy("[::1]:3128").url == "http://[::1]:3128"
+
+
+class Socks5Proxy:
+    """A loopback SOCKS5 proxy (no authentication, CONNECT only) that sends every host name
+    it is asked for to 127.0.0.1, and records the names."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        import contextlib
+
+        with client, contextlib.suppress(OSError):
+            greeting = client.recv(2)
+            client.recv(greeting[1])  # the methods offered
+            client.sendall(b"\x05\x00")  # no authentication
+            head = client.recv(4)  # VER CMD RSV ATYP
+            assert head[3] == 3, "a host name (socks5h)"
+            name = client.recv(client.recv(1)[0]).decode()
+            port = int.from_bytes(client.recv(2), "big")
+            self.asked.append(f"{name}:{port}")
+            upstream = socket.create_connection(("127.0.0.1", port))
+            client.sendall(b"\x05\x00\x00\x01" + bytes(6))
+
+            def pump(source: socket.socket, sink: socket.socket) -> None:
+                with contextlib.suppress(OSError):
+                    while data := source.recv(65536):
+                        sink.sendall(data)
+                sink.close()
+
+            threading.Thread(target=pump, args=(upstream, client), daemon=True).start()
+            pump(client, upstream)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_a_socks5_proxy_carries_http_and_https(
+    make_server: MakeServer, https_server: IndexServer
+) -> None:
+    plain = make_server({"*": lambda h: send(h, 200, b"through socks")})
+    proxy = Socks5Proxy()
+    proxies = {
+        "http": f"socks5h://127.0.0.1:{proxy.port}",
+        "https": f"socks5h://127.0.0.1:{proxy.port}",
+    }
+    try:
+        with Session(proxies=proxies, ca_file=TLS_CA) as session:
+            assert session.get(f"http://index.test:{plain.port}/x")[1] == b"through socks"
+            url = https_server.index_url().replace("127.0.0.1", "index.test")
+            response, body = session.get(f"{url}/demo/")
+            assert response.status == 200
+            assert b"demo-1.0" in body  # TLS end to end, the certificate's name checked
+    finally:
+        proxy.close()
+    assert proxy.asked[0] == f"index.test:{plain.port}"
+    assert len(proxy.asked) == 2

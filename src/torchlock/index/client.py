@@ -108,7 +108,10 @@ class Routing(Struct, frozen=True, kw_only=True):
 
 class Timeouts(Struct, frozen=True, kw_only=True):
     connect: float = 10.0
-    read: float = 30.0
+    read: float = 30.0  # the longest silence while an answer is read
+    # a page or metadata file, read to its end (a server that trickles a byte at a time
+    # never trips the read timeout); files downloaded whole have none
+    total: float = 120.0
 
 
 class RetryPolicy(Struct, frozen=True, kw_only=True):
@@ -211,14 +214,21 @@ class _Workers:
             self._threads.append(thread)
         thread.start()
 
-    def shutdown(self) -> None:
-        """Run what is queued, then stop every worker and wait for it."""
+    def shutdown(self, *, wait: bool = True) -> None:
+        """Run what is queued, then stop every worker and wait for it.
+
+        ``wait=False`` (an interrupted solve): drop what is queued and leave at once; the
+        workers, daemon threads, end with their request or with the process.
+        """
         with self._ready:
             self._closed = True
+            if not wait:
+                self._jobs.clear()
             self._ready.notify_all()
             threads = list(self._threads)
-        for thread in threads:
-            thread.join()
+        if wait:
+            for thread in threads:
+                thread.join()
 
     def _work(self) -> None:
         while True:
@@ -436,17 +446,18 @@ class IndexClient:
             if created:
                 self._submit(cell, lambda a=artifact: self._read_metadata(a))  # type: ignore[misc]
 
-    def close(self) -> None:
+    def close(self, *, wait: bool = True) -> None:
         """Wait for the work already started, then release the threads and connections.
 
         A prefetch that arrives while closing (a read-ahead job still walking the closure)
-        starts nothing: no thread, no request, outlives the client.
+        starts nothing: no thread, no request, outlives the client. ``wait=False`` (Ctrl-C,
+        or an error that ends the solve): nothing is waited for, queued work is dropped.
         """
         with self._lock:
             executor, self._executor = self._executor, None
             self._closed = True
         if executor is not None:
-            executor.shutdown()
+            executor.shutdown(wait=wait)
         if self._own_http and self._http is not None:
             self._http.close()
             self._http = None
@@ -859,7 +870,10 @@ class IndexClient:
                 self._sleep(wait)
             retry_after = None
             try:
-                with http.stream(url, headers, auth=auth, check=self._check) as response:
+                deadline = None if sink is not None else self._timeouts.total
+                with http.stream(
+                    url, headers, auth=auth, check=self._check, deadline=deadline
+                ) as response:
                     self._count(requests=1)
                     status = response.status
                     if log.isEnabledFor(logging.DEBUG):
@@ -921,6 +935,8 @@ class IndexClient:
         name = type(exc).__name__
         if name == "ConnectTimeout":
             return f"no connection within {self._timeouts.connect:g} s (connect timeout)"
+        if name == "ReadTimeout" and "deadline" in str(exc):
+            return f"the answer took longer than {self._timeouts.total:g} s in all"
         if name == "ReadTimeout":
             return f"no answer within {self._timeouts.read:g} s (read timeout)"
         return f"{name}: {exc}"

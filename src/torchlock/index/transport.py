@@ -1,48 +1,58 @@
-"""A small HTTP/1.1 client on the standard library (sockets, ssl), for GET only.
+"""HTTP for the index client and the downloader, on urllib3 (what pip uses): GET only.
 
-What the index client and the downloader need and no more: kept-alive connections pooled
-per origin and shared by threads, separate connect and read timeouts, redirects, gzip
-bodies, basic auth, and proxies from the environment (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY,
-NO_PROXY; the registry on Windows). TLS verifies against the system's certificate store,
-as OpenSSL finds it (SSL_CERT_FILE and SSL_CERT_DIR honoured), so a company's own CA works.
-The messages themselves are read and written by :mod:`torchlock.index.wire`.
+What this module adds to urllib3, and why:
 
-Why not httpx, or http.client: a cold ``torchlock solve`` spends much of its time in its
-HTTP stack. On the benchmark index httpx cost ~30 ms to import and ~2.5x the CPU per
-request of http.client, and http.client in turn ~12 ms to import (the email package, ssl
-even for plain http); this module and wire.py import in about one. Errors are this
-module's own (:class:`TransportError` and subclasses); HTTP statuses are answers, not
-errors: the caller reads ``status``.
+- **Errors of our own.** :class:`TransportError` and its subclasses, each saying what broke
+  in words a user can act on; HTTP statuses are answers, not errors (``status``).
+- **Redirects, followed here.** Every target is shown to ``check`` first (it refuses
+  ``file:`` and plain http to an untrusted host), https never redirects to http, and
+  credentials go to the first URL's origin only.
+- **Limits.** A body is read in pieces with ``read1``: urllib3 (2.6 and later) inflates a
+  compressed body at most one piece at a time, so a small "zip bomb" never holds more than
+  a piece in memory, and the caller counts what it gets (:meth:`Response.read`'s
+  ``limit``). A ``deadline`` bounds a whole request, however slowly a server trickles.
+- **Proxies, as pip reads them.** ``http_proxy``, ``https_proxy``, ``all_proxy`` and
+  ``no_proxy`` (lowercase first; the registry on Windows): http, https and SOCKS proxies
+  (SOCKS through urllib3's contrib module and PySocks); ``no_proxy`` takes host names,
+  domain suffixes, IP addresses and CIDR ranges; loopback is never proxied.
+- **Trust.** The system's certificate store through truststore, as pip does (on Linux that
+  is OpenSSL's, so SSL_CERT_FILE and SSL_CERT_DIR are honoured); a bundle given instead
+  (pip's ``cert``) replaces it.
+
+Message framing is urllib3's and http.client's: conflicting Content-Length values are
+refused, a connection with bytes left unread is never reused (urllib3 drops a pooled
+connection that is readable before a request), and a body shorter than its length is an
+error. urllib3 is imported on the first request: a solve answered from its cache, and every
+command that makes no request, never pays for it (about 30 ms).
 """
 
 from __future__ import annotations
 
 import os
-import socket
+import re
 import sys
 import threading
-import zlib
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
-from urllib.parse import SplitResult, unquote, urljoin, urlsplit
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urljoin, urlsplit
 
 from msgspec import Struct
 
 from torchlock.index.urls import is_loopback, origin
-from torchlock.index.wire import Answer, ClosedError, Connection, WireError, host_field
 
 if TYPE_CHECKING:
     import ssl
 
-Key = tuple[str, str, int, "Proxy | None"]  # scheme, host, port, proxy: one pool each
-
 CHUNK = 1 << 16  # what iter_bytes reads at a time
-WHOLE_CHUNK = 1 << 20  # what read() does: a project page in one read, a fraction of the CPU
-DECODED_PIECE = 1 << 20  # the most one decompression step may inflate to
+WHOLE_CHUNK = 1 << 20  # what read() does: a project page in one read
+DECODED_PIECE = 1 << 20  # the most one read may inflate a compressed body to
 MAX_REDIRECTS = 10
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
-DEFAULT_PORTS = {"http": 80, "https": 443}
+# a field name (RFC 9110 5.6.2)
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+PROXY_SCHEMES = frozenset({"http", "https", "socks4", "socks4a", "socks5", "socks5h"})
 
 
 class TransportError(Exception):
@@ -82,11 +92,11 @@ class ConnectTimeout(TransportError):
 
 
 class ReadTimeout(TransportError):
-    """The server stopped sending within the read timeout."""
+    """The server stopped sending within the read timeout, or the request its deadline."""
 
 
 class ProtocolError(TransportError):
-    """The connection broke or the server spoke something other than HTTP/1.1."""
+    """The server's answer was not valid HTTP, or the connection broke mid-answer."""
 
 
 class RedirectError(ProtocolError):
@@ -97,15 +107,17 @@ class RedirectError(ProtocolError):
 
 
 class UnsupportedURL(TransportError):
-    """Not an http(s) URL, or a proxy this client cannot speak through."""
+    """Not an http(s) URL, a header that would split the request, or a proxy this client
+    cannot speak through."""
 
     lasting = True
 
 
 class Proxy(Struct, frozen=True):
-    host: str
-    port: int
-    authorization: str | None  # a Proxy-Authorization header value
+    url: str  # scheme://host:port, without credentials
+    authorization: str | None  # a Proxy-Authorization header value (http and https proxies)
+    username: str | None = None  # SOCKS credentials
+    password: str | None = None
 
 
 class BodyTooLarge(Exception):
@@ -116,53 +128,52 @@ class BodyTooLarge(Exception):
         self.limit = limit
 
 
+def _urllib3() -> Any:
+    import urllib3
+
+    return urllib3
+
+
 class Response:
     """An answer being read: status, headers (by lowercase name), the final URL."""
 
-    __slots__ = ("_answer", "_decoder", "headers", "reason", "status", "url")
+    __slots__ = ("_deadline", "_raw", "headers", "reason", "status", "url")
 
-    def __init__(self, answer: Answer, url: str) -> None:
-        self._answer = answer
-        self.status: int = answer.status
-        self.reason: str = answer.reason
-        self.headers: Mapping[str, str] = answer.fields
+    def __init__(self, raw: Any, url: str, deadline: float | None) -> None:
+        self._raw = raw
+        self._deadline = deadline  # time.monotonic() by which the body must be read
+        self.status: int = raw.status
+        self.reason: str = raw.reason or ""
+        # repeated fields joined with ", " (RFC 9110 5.3)
+        self.headers: Mapping[str, str] = {k.lower(): v for k, v in raw.headers.itermerged()}
         self.url = url
-        encoding = self.headers.get("content-encoding", "").strip().lower()
-        self._decoder = (
-            zlib.decompressobj(47)  # gzip or zlib header, detected
-            if encoding in ("gzip", "x-gzip", "deflate")
-            else None
-        )
+
+    @property
+    def complete(self) -> bool:
+        """Whether the whole body was read (the connection can then be used again)."""
+        return bool(self._raw.isclosed())
 
     def iter_bytes(self, chunk_size: int = CHUNK) -> Iterator[bytes]:
-        """The body, decoded, in pieces (of at most ``chunk_size`` bytes as received)."""
+        """The body, decoded, in pieces of at most ``chunk_size`` bytes (never empty)."""
+        exceptions = _urllib3().exceptions
+        amount = min(chunk_size, DECODED_PIECE)
+        # nothing to inflate: the bytes as they come (urllib3 would copy each piece through
+        # its buffer of decoded data, a third of a request's CPU on a 170 kB page)
+        decode = "content-encoding" in self.headers
         try:
             while True:
-                block = self._answer.read(chunk_size)
-                if not block:
+                piece = self._raw.read1(amount, decode_content=decode)
+                if not piece:
                     break
-                if self._decoder is None:
-                    yield block
-                    continue
-                # at most DECODED_PIECE bytes per call: a small compressed body can inflate
-                # a thousandfold (a "zip bomb"), and the caller counts what it is given
-                piece = self._decoder.decompress(block, DECODED_PIECE)
-                while piece:
-                    yield piece
-                    tail = self._decoder.unconsumed_tail
-                    piece = self._decoder.decompress(tail, DECODED_PIECE) if tail else b""
-            if self._decoder is not None:
-                tail = self._decoder.flush()
-                if tail:
-                    yield tail
-        except zlib.error as exc:
-            raise ProtocolError(f"damaged compressed body: {exc}") from None
-        except TimeoutError:
+                yield piece
+                if self._deadline is not None and time.monotonic() > self._deadline:
+                    raise ReadTimeout("the answer took longer than its deadline")
+        except exceptions.ReadTimeoutError:
             raise ReadTimeout("the server stopped sending (read timeout)") from None
-        except WireError as exc:
-            raise ProtocolError(str(exc)) from None
-        except OSError as exc:
-            raise ProtocolError(_describe(exc)) from None
+        except exceptions.DecodeError as exc:
+            raise ProtocolError(f"damaged compressed body: {_cause(exc)}") from None
+        except (exceptions.HTTPError, OSError) as exc:
+            raise ProtocolError(_cause(exc)) from None
 
     def read(self, limit: int | None = None) -> bytes:
         """The whole body, decoded; BodyTooLarge past ``limit`` bytes (decoded)."""
@@ -179,8 +190,10 @@ class Response:
 class Session:
     """Pooled connections for GET requests; safe to share between threads.
 
-    ``proxies`` maps a URL scheme to a proxy URL; None reads them from the environment.
-    ``ca_file`` is a bundle of certificates trusted instead of the system's (pip's cert).
+    ``proxies`` maps a URL scheme to a proxy URL (and ``no`` to the no-proxy rules); None
+    reads them from the environment. ``ca_file`` is a bundle of certificates trusted
+    instead of the system's (pip's cert). ``deadline``: seconds a whole request (its body
+    read to the end) may take; None: only the connect and read timeouts apply.
     """
 
     def __init__(
@@ -191,15 +204,17 @@ class Session:
         proxies: Mapping[str, str] | None = None,
         max_idle: int = 16,
         ca_file: str | os.PathLike[str] | None = None,
+        deadline: float | None = None,
     ) -> None:
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
         self._proxies = dict(proxies) if proxies is not None else environment_proxies()
         self._no_proxy = _no_proxy_rules(self._proxies.pop("no", ""))
         self._max_idle = max_idle
+        self._deadline = deadline
         self._lock = threading.Lock()
-        self._idle: dict[Key, list[Connection]] = {}
-        self._keys: dict[tuple[str, str], Key] = {}  # (scheme, netloc) of a URL -> its pool
+        self._managers: dict[tuple[Proxy | None, bool], Any] = {}  # (proxy, https) -> pools
+        self._routes: dict[tuple[str, str], tuple[str, Proxy | None]] = {}
         self._tls: ssl.SSLContext | None = None
         self._ca_file = ca_file
         self._closed = False
@@ -214,13 +229,17 @@ class Session:
         auth: tuple[str, str] | None = None,
         read_timeout: float | None = None,
         check: Callable[[str], object] | None = None,
+        deadline: float | None = None,
     ) -> Iterator[Response]:
         """GET ``url``, following redirects; the answer's body is read inside the block.
 
         ``auth`` (user, password) is sent as basic auth to the URL's own origin only: a
         redirect to another host drops it. A redirect from https to plain http is refused;
         ``check`` is called with every other redirect's target first (it raises to refuse).
+        ``deadline`` (seconds) overrides the session's for this request.
         """
+        seconds = self._deadline if deadline is None else deadline
+        expires = None if seconds is None else time.monotonic() + seconds
         sent = dict(headers or {})
         sent.setdefault("Accept-Encoding", "gzip, deflate")
         sent.setdefault("User-Agent", self._user_agent)
@@ -229,32 +248,25 @@ class Session:
             these = dict(sent)
             if auth is not None and origin(url) == first:
                 these["Authorization"] = _basic(*auth)
-            conn, key, answer = self._request(url, these, read_timeout)
-            response = Response(answer, url)
-            location = answer.fields.get("location") if answer.status in REDIRECTS else None
+            raw = self._request(url, these, read_timeout)
+            location = raw.headers.get("location") if raw.status in REDIRECTS else None
             if location:
                 target = urljoin(url, location)
-                try:
-                    answer.read_all()  # drain, so the connection can be reused
-                except (OSError, WireError):
-                    conn.close()
-                else:
-                    self._release(key, conn, answer)
+                _finish(raw)  # its body unread: the connection goes
                 if url.lower().startswith("https:") and not target.lower().startswith("https:"):
                     raise UnsupportedURL(f"refusing a redirect from https to {target}")
                 if check is not None:
                     check(target)
+                if expires is not None and time.monotonic() > expires:
+                    raise ReadTimeout("the answer took longer than its deadline")
                 url = target
                 continue
+            response = Response(raw, url, expires)
             try:
                 yield response
-            except BaseException:
-                conn.close()
-                raise
-            if answer.complete:
-                self._release(key, conn, answer)
-            else:  # the caller stopped reading: the rest of the body is not worth draining
-                conn.close()
+            finally:
+                # a body read to its end leaves a connection to reuse; any other is closed
+                _finish(raw)
             return
         raise RedirectError(f"more than {MAX_REDIRECTS} redirects")
 
@@ -264,11 +276,10 @@ class Session:
 
     def close(self) -> None:
         with self._lock:
-            idle, self._idle = self._idle, {}
+            managers, self._managers = self._managers, {}
             self._closed = True
-        for conns in idle.values():
-            for conn in conns:
-                conn.close()
+        for manager in managers.values():
+            manager.clear()
 
     def __enter__(self) -> Session:
         return self
@@ -276,59 +287,77 @@ class Session:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    # -- connections ---------------------------------------------------------------------
+    # -- requests --------------------------------------------------------------------------
 
-    def _request(
-        self, url: str, headers: dict[str, str], read_timeout: float | None
-    ) -> tuple[Connection, Key, Answer]:
-        parts = urlsplit(url)
-        key = self._pool_key(parts)
-        scheme, host, port, proxy = key
-        target = parts.path or "/"
-        if parts.query:
-            target += "?" + parts.query
-        if proxy is not None and scheme == "http":
-            target = url.split("#", 1)[0]  # absolute form through an http proxy
-            if proxy.authorization:
-                headers["Proxy-Authorization"] = proxy.authorization
-        host_header = host_field(host, port, DEFAULT_PORTS[scheme])
+    def _request(self, url: str, headers: dict[str, str], read_timeout: float | None) -> Any:
+        """The answer's head (urllib3's response, its body unread); errors are ours."""
+        scheme, where, proxy = self._route(url)
+        urllib3 = _urllib3()
+        exceptions = urllib3.exceptions
+        for name, value in headers.items():  # nothing that could split the request
+            if not _TOKEN.fullmatch(name) or any(c in value for c in "\r\n\0"):
+                raise UnsupportedURL(
+                    f"refusing the header field {name!r}: a name is a token (RFC 9110 5.1), "
+                    "a value has no line break"
+                )
+        manager = self._manager(proxy, scheme)
         read = self._read_timeout if read_timeout is None else read_timeout
-        while True:
-            conn, reused = self._checkout(key)
-            if read_timeout is not None:
-                conn.sock.settimeout(read)
-            try:
-                conn.send("GET", target, host_header, headers)
-                answer = conn.read_head()
-            except TimeoutError:
-                conn.close()
-                raise ReadTimeout(f"no answer within {read:g} s") from None
-            except (ConnectionError, ClosedError) as exc:
-                conn.close()
-                if reused:  # the server closed a kept-alive connection: a fresh one
-                    continue
-                raise ProtocolError(_describe(exc)) from None
-            except WireError as exc:
-                conn.close()
-                raise ProtocolError(str(exc)) from None
-            except OSError as exc:
-                conn.close()
-                raise ProtocolError(_describe(exc)) from None
-            return conn, key, answer
+        timeout = urllib3.Timeout(connect=self._connect_timeout, read=read)
+        if proxy is not None:
+            where = f"{where} through the proxy {proxy.url}"
+        try:
+            return manager.urlopen(
+                "GET",
+                url.split("#", 1)[0],
+                headers=headers,
+                redirect=False,
+                retries=False,
+                preload_content=False,
+                decode_content=True,
+                timeout=timeout,
+                assert_same_host=False,
+            )
+        except exceptions.SSLError as exc:
+            raise _tls_failure(exc, where) from None
+        except exceptions.ProxyError as exc:
+            raise ConnectError(f"cannot connect to {where}: {_cause(exc)}") from None
+        except exceptions.NewConnectionError as exc:  # before ConnectTimeoutError: a kind of
+            if isinstance(_root(exc), TimeoutError):
+                raise ConnectTimeout(
+                    f"no connection to {where} within {self._connect_timeout:g} s"
+                ) from None
+            raise ConnectError(f"cannot connect to {where}: {_cause(exc)}") from None
+        except exceptions.ConnectTimeoutError:
+            raise ConnectTimeout(
+                f"no connection to {where} within {self._connect_timeout:g} s"
+            ) from None
+        except exceptions.ReadTimeoutError:
+            raise ReadTimeout(f"no answer within {read:g} s") from None
+        except exceptions.ProtocolError as exc:
+            # urllib3 drops a pooled connection it finds closed before sending on it;
+            # one the server closes as the request goes out is the caller's to retry
+            raise ProtocolError(_cause(exc)) from None
+        except (exceptions.LocationValueError, exceptions.ProxySchemeUnknown) as exc:
+            raise UnsupportedURL(str(exc)) from None
+        except exceptions.HTTPError as exc:  # InvalidHeader (two Content-Lengths), ...
+            raise ProtocolError(_cause(exc)) from None
+        except (OSError, ValueError) as exc:
+            raise ProtocolError(_cause(exc)) from None
 
-    def _pool_key(self, parts: SplitResult) -> Key:
-        """The pool of a URL's scheme and host part; remembered, as the proxies are fixed."""
+    def _route(self, url: str) -> tuple[str, str, Proxy | None]:
+        """(scheme, host:port, proxy) of a URL, checked; remembered per scheme and host."""
+        parts = urlsplit(url)
         site = (parts.scheme, parts.netloc)
-        key = self._keys.get(site)
-        if key is not None:
-            return key
+        known = self._routes.get(site)
+        if known is not None:
+            return parts.scheme.lower(), known[0], known[1]
         scheme = parts.scheme.lower()
         if scheme not in ("http", "https"):
             raise UnsupportedURL(f"unsupported URL scheme {parts.scheme!r} (http or https only)")
         host = parts.hostname
         if not host:
             raise UnsupportedURL("the URL has no host")
-        if not host.isascii():  # an international name: its ASCII form, everywhere after
+        if not host.isascii():  # an international name: its ASCII form
             try:
                 host = host.encode("idna").decode("ascii")
             except UnicodeError:
@@ -337,96 +366,61 @@ class Session:
             port = parts.port or (443 if scheme == "https" else 80)
         except ValueError:
             raise UnsupportedURL("the URL has an invalid port") from None
-        key = self._keys[site] = (scheme, host, port, self._proxy_for(scheme, host))
-        return key
+        route = (f"{host}:{port}", self._proxy_for(scheme, host))
+        self._routes[site] = route
+        return scheme, route[0], route[1]
 
-    def _checkout(self, key: Key) -> tuple[Connection, bool]:
+    def _manager(self, proxy: Proxy | None, scheme: str) -> Any:
+        """The pool manager of a proxy (None: direct) for http or https, made on first use
+        (the TLS context only for https, or for a proxy spoken to over TLS)."""
+        key = (proxy, scheme == "https")
         with self._lock:
-            pool = self._idle.get(key)
-            if pool:
-                return pool.pop(), True
-        return self._connect(key), False
-
-    def _connect(self, key: Key) -> Connection:
-        scheme, host, port, proxy = key
-        connect = self._connect_timeout
-        where = f"{host}:{port}"
-        if proxy is not None:
-            where = f"{where} through the proxy {proxy.host}:{proxy.port}"
-        tls = self._tls_context() if scheme == "https" else None  # a bad bundle: said first
-        sock: socket.socket | None = None
-        try:
-            peer = (proxy.host, proxy.port) if proxy else (host, port)
-            # create_connection hands the host to getaddrinfo, which takes bytes as well
-            address = (_resolvable(peer[0]), peer[1])
-            sock = socket.create_connection(address, timeout=connect)  # type: ignore[arg-type]
-            if tls is not None:
-                if proxy is not None:
-                    self._tunnel(sock, host, port, proxy, where)
-                sock = tls.wrap_socket(sock, server_hostname=host)
-        except TimeoutError:
-            if sock is not None:
-                sock.close()
-            raise ConnectTimeout(f"no connection to {where} within {connect:g} s") from None
-        except OSError as exc:
-            if sock is not None:
-                sock.close()
-            if "ssl" in sys.modules:  # a certificate can only fail once ssl is loaded
-                import ssl
-
-                if isinstance(exc, ssl.SSLCertVerificationError):
-                    reason = exc.verify_message or exc.reason or str(exc)
-                    raise CertificateError(f"{where}: certificate not trusted ({reason})") from None
-            raise ConnectError(f"cannot connect to {where}: {_describe(exc)}") from None
-        except TransportError:
-            if sock is not None:
-                sock.close()
-            raise
-        sock.settimeout(self._read_timeout)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return Connection(sock)
-
-    def _tunnel(self, sock: socket.socket, host: str, port: int, proxy: Proxy, where: str) -> None:
-        """Ask the proxy on ``sock`` for a tunnel to ``host:port`` (CONNECT)."""
-        authority = host_field(host, port, 0)
-        headers = {"Proxy-Authorization": proxy.authorization} if proxy.authorization else {}
-        wire = Connection(sock)
-        try:
-            wire.send("CONNECT", authority, authority, headers)
-            answer = wire.read_head()  # its body, if any, is never read: the tunnel follows
-        except WireError as exc:
-            raise ConnectError(f"cannot connect to {where}: {exc}") from None
-        finally:
-            wire.detach()
-        if answer.status != 200:
-            raise ConnectError(
-                f"cannot connect to {where}: the proxy refused the tunnel "
-                f"({answer.status} {answer.reason})".replace(" )", ")")
+            found = self._managers.get(key)
+            if found is not None:
+                return found
+        tls = key[1] or (proxy is not None and proxy.url.startswith("https:"))
+        context = self._tls_context() if tls else None
+        urllib3 = _urllib3()
+        common: dict[str, Any] = {
+            "num_pools": 32,
+            "maxsize": self._max_idle,
+            "block": False,
+            "ssl_context": context,
+        }
+        if proxy is None:
+            made = urllib3.PoolManager(**common)
+        elif proxy.url.startswith("socks"):
+            try:
+                from urllib3.contrib.socks import SOCKSProxyManager
+            except ImportError:
+                raise UnsupportedURL("a SOCKS proxy needs PySocks (pip install PySocks)") from None
+            made = SOCKSProxyManager(
+                proxy.url, username=proxy.username, password=proxy.password, **common
             )
-
-    def _release(self, key: Key, conn: Connection, answer: Answer) -> None:
-        if answer.will_close:
-            conn.close()
-            return
-        if conn.sock.gettimeout() != self._read_timeout:  # a system call: only when changed
-            conn.sock.settimeout(self._read_timeout)
+        else:
+            login = proxy.authorization
+            extra = {} if login is None else {"Proxy-Authorization": login}
+            made = urllib3.ProxyManager(
+                proxy.url, proxy_headers=extra, proxy_ssl_context=context, **common
+            )
         with self._lock:
-            if not self._closed:
-                pool = self._idle.setdefault(key, [])
-                if len(pool) < self._max_idle:
-                    pool.append(conn)
-                    return
-        conn.close()
+            if self._closed:
+                made.clear()
+                raise UnsupportedURL("the session is closed")
+            return self._managers.setdefault(key, made)
 
     def _tls_context(self) -> ssl.SSLContext:
         with self._lock:
             if self._tls is None:
                 import ssl
 
-                # the system's store (SSL_CERT_FILE / SSL_CERT_DIR honoured), or the bundle
-                # given instead of it (pip's cert setting); hostnames checked
                 try:
-                    self._tls = ssl.create_default_context(cafile=self._ca_file)
+                    if self._ca_file is not None:  # the bundle trusted instead (pip's cert)
+                        self._tls = ssl.create_default_context(cafile=self._ca_file)
+                    else:  # the system's store, as pip reads it
+                        import truststore
+
+                        self._tls = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
                 except OSError as exc:  # a missing or unreadable bundle (ssl.SSLError too)
                     raise CertificateBundleError(
                         f"cannot load the certificates {os.fspath(self._ca_file or '')}: "
@@ -443,25 +437,72 @@ class Session:
         return parse_proxy(url)
 
 
+def _finish(raw: Any) -> None:
+    """Give the connection back to its pool when the answer was read to its end; close it
+    otherwise, so that no unread byte is ever taken for the next answer."""
+    if not raw.isclosed():
+        raw.close()
+    raw.release_conn()
+
+
+def _tls_failure(exc: BaseException, where: str) -> ConnectError:
+    import ssl
+
+    root = _root(exc)
+    if isinstance(root, ssl.SSLCertVerificationError):
+        reason = root.verify_message or root.reason or str(root)
+        return CertificateError(f"{where}: certificate not trusted ({reason})")
+    return ConnectError(f"cannot connect to {where}: {_cause(exc)}")
+
+
+def _root(exc: BaseException) -> BaseException:
+    """The innermost cause urllib3 wrapped (its errors keep the original in ``reason`` or
+    as ``__context__``)."""
+    seen = exc
+    for _ in range(8):
+        inner = getattr(seen, "reason", None)
+        if not isinstance(inner, BaseException):
+            inner = seen.__cause__ or seen.__context__
+        if inner is None or inner is seen:
+            break
+        seen = inner
+    return seen
+
+
+def _cause(exc: BaseException) -> str:
+    root = _root(exc)
+    return _describe(root if root is not exc else exc)
+
+
 def parse_proxy(url: str) -> Proxy:
-    """``http://[user:pass@]host[:port]`` (the scheme may be left out) as a Proxy."""
+    """``[scheme://][user:pass@]host[:port]`` as a Proxy (http when no scheme is given).
+
+    http and https proxies get the credentials as a Proxy-Authorization header; SOCKS ones
+    (socks4, socks4a, socks5, socks5h) as the handshake's user name and password.
+    """
     if "://" not in url:
         url = f"http://{url}"
     parts = urlsplit(url)
-    if parts.scheme.lower() != "http":
+    scheme = parts.scheme.lower()
+    if scheme not in PROXY_SCHEMES:
         raise UnsupportedURL(
-            f"proxy scheme {parts.scheme!r} is not supported (use an http:// proxy URL)"
+            f"proxy scheme {parts.scheme!r} is not supported "
+            "(use http://, https:// or socks5:// proxy URLs)"
         )
     if not parts.hostname:
         raise UnsupportedURL("the proxy URL has no host")
     try:
-        port = parts.port or 80
+        port = parts.port or {"http": 80, "https": 443}.get(scheme, 1080)
     except ValueError:
         raise UnsupportedURL("the proxy URL has an invalid port") from None
-    authorization = None
-    if parts.username is not None:
-        authorization = _basic(unquote(parts.username), unquote(parts.password or ""))
-    return Proxy(host=parts.hostname, port=port, authorization=authorization)
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    bare = f"{scheme}://{host}:{port}"
+    user = None if parts.username is None else unquote(parts.username)
+    password = None if parts.password is None else unquote(parts.password)
+    if scheme.startswith("socks"):
+        return Proxy(url=bare, authorization=None, username=user, password=password)
+    authorization = None if user is None else _basic(user, password or "")
+    return Proxy(url=bare, authorization=authorization)
 
 
 def environment_proxies() -> dict[str, str]:
@@ -489,24 +530,40 @@ def _no_proxy_rules(value: str) -> tuple[str, ...]:
 
 
 def _bypassed(host: str, rules: tuple[str, ...]) -> bool:
-    host = host.lower()
+    """Whether ``no_proxy``'s ``rules`` exempt ``host``: ``*``, a host name or domain suffix
+    (``corp.example`` covers ``pkgs.corp.example``; a ``:port`` is ignored), an IP address,
+    or a CIDR range (``10.0.0.0/8``) that holds the host's address."""
+    host = host.lower().strip("[]")
     for rule in rules:
         if rule == "*":
             return True
-        rule = rule.split(":", 1)[0] if rule.count(":") == 1 else rule
-        if host == rule or host.endswith("." + rule):
+        if "/" in rule:
+            if _in_network(host, rule):
+                return True
+            continue
+        if rule.startswith("["):  # [IPv6] or [IPv6]:port
+            bare = rule[1:].partition("]")[0]
+        elif rule.count(":") == 1:  # host:port (a bare IPv6 address has more colons)
+            bare = rule.partition(":")[0]
+        else:
+            bare = rule
+        if host == bare or host.endswith("." + bare):
             return True
     return False
 
 
-def _resolvable(host: str) -> str | bytes:
-    """The host as getaddrinfo takes it: an ASCII name as bytes (a str would make it load
-    the IDNA codec, ~1 ms, for nothing), any other name as text for IDNA encoding."""
-    return host.encode("ascii") if host.isascii() else host
+def _in_network(host: str, rule: str) -> bool:
+    """Whether ``host`` is an IP address inside the CIDR range ``rule``."""
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host) in ipaddress.ip_network(rule, strict=False)
+    except ValueError:  # a host name, or a rule that is no range
+        return False
 
 
 def _basic(user: str, password: str) -> str:
-    import base64  # ~1 ms of tables at import; only credentials need it
+    import base64
 
     token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
     return f"Basic {token}"

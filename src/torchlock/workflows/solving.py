@@ -287,8 +287,12 @@ def _resolve_target(
             variant_projects=frozenset(canonicalize_name(n) for n in TORCH_FAMILY),
             variant_bound=ecosystem.variant_bound,
         )
-    finally:
-        client.close()
+    except BaseException:
+        # Ctrl-C or an error: the prefetches in flight are not waited for (a stalled index
+        # would hold the exit for a read timeout per retry)
+        client.close(wait=False)
+        raise
+    client.close()
     return resolution, dict(client.pages_used), client.stats.requests
 
 

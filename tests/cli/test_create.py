@@ -1183,3 +1183,46 @@ def test_progress_bars_only_on_a_terminal_in_text_mode_and_never_with_json(
     assert "downloading" not in err
     assert "\x1b" not in err
     assert not re.search(r"\(\d+\.\d s\)", err)
+
+
+@needs_linux
+def test_a_create_killed_mid_download_leaves_nothing_the_next_one_trips_on(
+    bin_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    import signal
+    import time
+
+    from tests.support.index_server import Fault
+
+    builds = {("2.5.1", "cu124"): fake_build("2.5.1", "cu124")}
+    tree = build_fake_torch_index(tmp_path / "index", builds)
+    server = serve(tree.root, tree)
+    try:
+        lock = solve_lock(capsys, server, tmp_path / "pylock.toml")
+        [torch] = [p for p in lock.packages if str(p.name) == "torch"]
+        path = "/files/" + torch.wheels[0].name
+        server.fail(path, Fault.slow(60))  # the download hangs: the run is killed in it
+        argv = [sys.executable, "-m", "torchlock", "create", "--driver", DRIVER]
+        argv += ["--prefix", "env", "--lock", "pylock.toml"]
+        killed = subprocess.Popen(
+            argv, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        cache = Path(os.environ["TORCHLOCK_CACHE_DIR"])
+        deadline = time.monotonic() + 60
+        while not list(cache.rglob(".part-*")) and time.monotonic() < deadline:
+            time.sleep(0.05)  # the download has begun (its partial file is there)
+        time.sleep(0.2)
+        killed.send_signal(signal.SIGKILL)
+        killed.wait()
+        assert list(cache.rglob(".part-*")), "the killed run left its partial download"
+        assert (tmp_path / ".env.torchlock-building").exists()
+        server.faults.clear()
+        code, _, err = create(capsys, "--prefix", "env", "--lock", "pylock.toml")
+    finally:
+        server.stop()
+    assert code == 0, err  # the half-built environment did not stand in the way
+    assert installed(tmp_path / "env")["torch"] == "2.5.1+cu124"
+    assert list(cache.rglob(".part-*")) == []
+    assert not (tmp_path / ".env.torchlock-building").exists()

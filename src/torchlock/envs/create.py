@@ -407,7 +407,7 @@ def _build_against_torch(
     if not isinstance(done, Completed) or done.returncode != 0:
         raise BuildError("cannot read the environment's site-packages", evidence=[str(done)])
     against = [Path(line) for line in done.output.split("\n") if line.strip()][-2:]
-    with tempfile.TemporaryDirectory(prefix="torchlock-wheels-") as out:
+    with tempfile.TemporaryDirectory(prefix=f"torchlock-wheels-{os.getpid()}-") as out:
         wheels = []
         for planned, path in sdists:
             if not planned.index:

@@ -163,7 +163,12 @@ def ensure_cached(
         return target, False
     sources = list(dict.fromkeys(u for u in (url, file.url) if u))
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, partial = tempfile.mkstemp(prefix=".part-", dir=target.parent)
+    from torchlock.envs.leftovers import sweep_partials
+
+    sweep_partials(target.parent)  # of this file, by runs that were killed
+    # the process id in the name: a run that is killed leaves it, and the next one
+    # removes it once that process is gone (envs/leftovers.py)
+    handle, partial = tempfile.mkstemp(prefix=f".part-{os.getpid()}-", dir=target.parent)
     failures: list[TorchlockError] = []
     try:
         with os.fdopen(handle, "r+b") as out:

@@ -23,6 +23,7 @@ import secrets
 from pathlib import Path
 
 from torchlock.envs.install import BuildError, remove_tree
+from torchlock.system.processes import alive
 
 log = logging.getLogger(__name__)
 
@@ -32,20 +33,6 @@ MARK = ".torchlock-"
 def marker_path(final: Path) -> Path:
     """The file that says a torchlock is building at ``final`` (beside it, hidden)."""
     return final.parent / f".{final.name}{MARK}building"
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: alive
-        return True
-    except OSError:
-        return False
-    return True
 
 
 class Placement:
@@ -122,7 +109,7 @@ def recover(final: Path) -> bool:
     except (OSError, ValueError):
         record = {}
     pid = record.get("pid") if isinstance(record, dict) else None
-    if isinstance(pid, int) and pid != os.getpid() and _alive(pid):
+    if isinstance(pid, int) and pid != os.getpid() and alive(pid):
         raise BuildError(
             f"another torchlock (process {pid}) is building an environment at {final}",
             hint=f"wait for it to finish, or remove {marker} if that process is not torchlock",

@@ -15,6 +15,7 @@ Running a build backend runs the project's code, as pip and uv do when they meet
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -91,6 +92,17 @@ class IsolatedBuilder:
         self._scratch = scratch
         self._environ = {k: v for k, v in environ.items() if k not in _DROPPED}
         self._with_torch = frozenset(canonicalize_name(n) for n in with_torch)
+        from torchlock.envs.leftovers import sweep_temp
+
+        # the build folders of killed runs (their process gone)
+        sweep_temp(Path(tempfile.gettempdir()) if scratch is None else scratch)
+
+    def _scratch_folder(self) -> tempfile.TemporaryDirectory[str]:
+        # the process id in the name: a killed run's folder is removed by a later one
+        # (envs/leftovers.py)
+        return tempfile.TemporaryDirectory(
+            prefix=f"torchlock-build-{os.getpid()}-", dir=self._scratch
+        )
 
     def uses_torch(self, project: str) -> bool:
         """Whether ``project`` builds against the target's torch (see the class doc)."""
@@ -103,7 +115,7 @@ class IsolatedBuilder:
 
         ``torch``: the target's torch, installed first for a project in ``with_torch``.
         """
-        with tempfile.TemporaryDirectory(prefix="torchlock-build-", dir=self._scratch) as tmp:
+        with self._scratch_folder() as tmp:
             root = Path(tmp)
 
             def prepare(python: str) -> None:
@@ -131,7 +143,7 @@ class IsolatedBuilder:
         ``with_torch`` compiles against the very torch the environment holds, and nothing
         is installed into that environment.
         """
-        with tempfile.TemporaryDirectory(prefix="torchlock-build-", dir=self._scratch) as tmp:
+        with self._scratch_folder() as tmp:
             root = Path(tmp)
 
             def prepare(python: str) -> None:

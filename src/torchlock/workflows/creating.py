@@ -364,6 +364,18 @@ def resolve_build(
     return replace(new, selection=selection)
 
 
+def _sweep_leftovers(cache_dir: Path, places: Path) -> None:
+    """Remove what killed runs left: partial downloads and cache writes (once a day), build
+    folders in the temporary folder, half-built environments beside the one to build."""
+    import tempfile
+
+    from torchlock.envs.leftovers import sweep_cache, sweep_places, sweep_temp
+
+    sweep_cache(cache_dir)
+    sweep_temp(Path(tempfile.gettempdir()))
+    sweep_places(places)
+
+
 def create_environment(
     inputs: CreateInputs,
     *,
@@ -400,6 +412,7 @@ def create_environment(
         check_mirror(inputs.mirror)  # an unknown mirror, too
     chosen = choose_backend(backend, env=seams.env, which=seams.which)
     final = create_target(inputs, chosen, seams=seams)
+    _sweep_leftovers(inputs.cache_dir, final.parent)  # a killed run's, before looking
     if final.exists() or final.is_symlink():
         if not _is_environment(final):  # --force replaces environments, nothing else
             raise InputError(

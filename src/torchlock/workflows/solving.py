@@ -105,6 +105,10 @@ def solve(
     643) from its build backend; without one, such an sdist is an error that says so.
     """
     _check_indexes(inputs.indexes)  # a refused or malformed index fails before any request
+    if inputs.indexes.cache_dir is not None:
+        from torchlock.envs.leftovers import sweep_cache
+
+        sweep_cache(inputs.indexes.cache_dir)  # what killed runs left in it, once a day
     selection = choose_build(inputs.selection, detect=detect)
     platforms = inputs.platforms or (inputs.selection.platform,)
     python = str(selection.request.python)

@@ -268,6 +268,8 @@ def test_a_bad_url_is_refused_every_time(session: Session) -> None:
             session.get("http:///simple/")
         with pytest.raises(transport.UnsupportedURL, match="invalid port"):
             session.get("http://127.0.0.1:99999/simple/")
+        with pytest.raises(transport.UnsupportedURL, match="not a valid URL"):
+            session.get("http://[::1/x.whl")
 
 
 def test_http_request_through_a_proxy_uses_the_absolute_form(make_server: MakeServer) -> None:

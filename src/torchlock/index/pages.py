@@ -324,8 +324,12 @@ def html_entries(
         href = attrs.get("href")
         if not href:
             continue
-        url, sha256 = _split_fragment(join(href))
-        filename = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+        try:
+            url, sha256 = _split_fragment(join(href))
+            filename = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+        except ValueError:  # an href no URL parser takes ("http://[::1/x.whl")
+            log.warning("ignoring the link %r of %s: not a URL", href[:200], page_url)
+            continue
         if accept is not None and not accept(filename):
             continue
         has_metadata, metadata_sha256 = False, None
@@ -432,11 +436,26 @@ def _remote_only(entries: Iterable[FileEntry], page_url: str) -> list[FileEntry]
     allowed = ("http", "https", "file") if page_url[:5].lower() == "file:" else ("http", "https")
     for entry in entries:
         scheme = entry.url.partition(":")[0].lower()
-        if scheme in allowed:
-            kept.append(entry)
-        else:
+        if scheme not in allowed:
             log.warning("ignoring %s listed by %s: not an http(s) URL", entry.filename, page_url)
+        elif not _parses(entry.url):
+            log.warning(
+                "ignoring %s listed by %s: its URL does not parse", entry.filename, page_url
+            )
+        else:
+            kept.append(entry)
     return kept
+
+
+def _parses(url: str) -> bool:
+    """Whether ``url`` has a host and port the URL parser takes (``http://[::1/x`` has not:
+    it would fail only when fetched)."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port
+    except ValueError:
+        return False
+    return parts.scheme.lower() == "file" or bool(parts.hostname)
 
 
 FilenameFilter = Callable[[str], bool]

@@ -346,7 +346,10 @@ class Session:
 
     def _route(self, url: str) -> tuple[str, str, Proxy | None]:
         """(scheme, host:port, proxy) of a URL, checked; remembered per scheme and host."""
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError as exc:  # "Invalid IPv6 URL"
+            raise UnsupportedURL(f"not a valid URL: {exc}") from None
         site = (parts.scheme, parts.netloc)
         known = self._routes.get(site)
         if known is not None:
@@ -354,7 +357,10 @@ class Session:
         scheme = parts.scheme.lower()
         if scheme not in ("http", "https"):
             raise UnsupportedURL(f"unsupported URL scheme {parts.scheme!r} (http or https only)")
-        host = parts.hostname
+        try:
+            host = parts.hostname
+        except ValueError as exc:
+            raise UnsupportedURL(f"not a valid URL: {exc}") from None
         if not host:
             raise UnsupportedURL("the URL has no host")
         if not host.isascii():  # an international name: its ASCII form

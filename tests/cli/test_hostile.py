@@ -406,3 +406,56 @@ def test_ctrl_c_on_a_stalled_index_stops_within_a_second(tmp_path: Path) -> None
     assert process.returncode == 130, err
     assert err.decode().strip().splitlines()[-1] == "error: aborted"  # exit 130
     assert took < 1.0, f"exited {took:.2f} s after Ctrl-C"
+
+
+def test_the_page_size_limit_is_an_option(
+    capsys: pytest.CaptureFixture[str], pypi_index: IndexServer
+) -> None:
+    argv = ["solve", *SELECT, "--variant", "cu121", "--platform", "linux-64", "--no-conda"]
+    argv += ["--index-url", pypi_index.index_url(), "--max-page-size", "1K"]
+    code, _, err = run_cli(argv, capsys)
+    assert code == 6, err
+    assert err.splitlines()[0].endswith("is too large: over 1024 bytes")
+    assert "--max-page-size sets the limit" in err
+
+
+def test_a_solve_stops_at_its_deadline_however_many_retries_are_left(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import time
+
+    server = _Trickle(gap=None)  # accepts, never answers
+    argv = ["solve", *SELECT, "--variant", "cu121", "--platform", "linux-64", "--no-conda"]
+    argv += ["--index-url", server.url, "--timeout", "0.3", "--retries", "20"]
+    argv += ["--solve-deadline", "1"]
+    started = time.monotonic()
+    try:
+        code, _, err = run_cli(argv, capsys)
+    finally:
+        server.close()
+    assert code == 6, err
+    assert err.splitlines()[0] == "error: the solve ran past its deadline of 1 s"
+    assert time.monotonic() - started < 5  # not 21 tries of 0.3 s and their backoff
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--timeout", "0"),
+        ("--timeout", "soon"),
+        ("--retries", "-1"),
+        ("--retries", "100"),
+        ("--request-deadline", "0"),
+        ("--solve-deadline", "-1"),
+        ("--max-page-size", "12X"),
+        ("--max-page-size", "0"),
+        ("--max-page-size", "-5M"),
+    ],
+)
+def test_a_bad_limit_is_refused(
+    capsys: pytest.CaptureFixture[str], option: str, value: str
+) -> None:
+    code, _, err = run_cli(["solve", "--no-conda", option, value], capsys)
+    assert code == 2, err
+    assert err.startswith(f"error: invalid value for '{option}'")
+    assert "Traceback" not in err

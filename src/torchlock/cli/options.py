@@ -6,7 +6,7 @@ import os
 import platform
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import click
 
@@ -218,3 +218,23 @@ class _OnFirstSdist:
                 with_torch=self._with_torch,
             )
         return self._real.wheel_metadata(sdist, artifact, torch=torch)
+
+
+class _Size(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.2 on
+    """A size in bytes: ``65536``, or with a binary suffix ``64K``, ``64M``, ``1G``."""
+
+    name = "size"
+    _UNITS: ClassVar[dict[str, int]] = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        text = str(value).strip().upper().removesuffix("IB").removesuffix("B")
+        unit = text[-1:] if text[-1:] in ("K", "M", "G") else ""
+        digits = text[: len(text) - len(unit)]
+        if not digits.isdigit() or int(digits) == 0:
+            self.fail(f"{value!r} is not a size (give bytes, or e.g. 64M)", param, ctx)
+        return int(digits) * self._UNITS[unit]
+
+
+SIZE = _Size()

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from torchlock.cli.options import (
+    SIZE,
     default_python,
     detect_gpus,
     driver_setting,
@@ -23,6 +24,7 @@ from torchlock.errors import InputError
 if TYPE_CHECKING:  # the solve machinery is imported when a solve runs, not for a stored answer
     from packaging.requirements import Requirement
 
+    from torchlock.index.client import Limits
     from torchlock.lockfiles.model import LockInputs
     from torchlock.lockfiles.spec import LoadedSpec
     from torchlock.pipconfig import PipSettings
@@ -126,6 +128,46 @@ TORCH_INDEX_CHOICES = ("auto", "pytorch", "default")  # workflows.TorchIndex's v
     "--offline", is_flag=True, help="Use the HTTP cache only; fail naming what is missing."
 )
 @click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=30.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Seconds of silence while an answer is read before the request is tried again.",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(min=0, max=20),
+    default=3,
+    show_default=True,
+    help="Tries of a failed request after the first (connection errors, timeouts, 429, 5xx).",
+)
+@click.option(
+    "--request-deadline",
+    type=click.FloatRange(min=0, min_open=True),
+    default=120.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Seconds a page or metadata file may take in all (a server that trickles its "
+    "answer is cut off).",
+)
+@click.option(
+    "--solve-deadline",
+    type=click.FloatRange(min=0),
+    default=3600.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Seconds all of one solve's requests may take; 0: no limit.",
+)
+@click.option(
+    "--max-page-size",
+    type=SIZE,
+    default="64M",
+    show_default=True,
+    metavar="SIZE",
+    help="The largest page or metadata file read, decompressed (bytes, or with K, M or G).",
+)
+@click.option(
     "--cache-dir",
     metavar="DIR",
     help="HTTP cache. Default: $TORCHLOCK_CACHE_DIR or the user cache.",
@@ -170,6 +212,11 @@ def solve_command(
     build_with_torch: tuple[str, ...],
     trusted_host: tuple[str, ...],
     offline: bool,
+    timeout: float,
+    retries: int,
+    request_deadline: float,
+    solve_deadline: float,
+    max_page_size: int,
     cache_dir: str | None,
     spec_file: str | None,
     output: str | None,
@@ -196,6 +243,7 @@ def solve_command(
         Platform.parse(name)  # a usage error before anything else
 
     from torchlock.cli.lockopts import load_spec
+    from torchlock.index.client import Limits
     from torchlock.lockfiles import spec as specs
     from torchlock.matrix.request import parse_build_with_torch, parse_family
     from torchlock.workflows.selection import SelectionInputs
@@ -242,6 +290,13 @@ def solve_command(
         trusted_hosts=trusted_host,
         offline=offline,
         cache_dir=cache_dir,
+        limits=Limits(
+            read_timeout=timeout,
+            retries=retries,
+            request_deadline=request_deadline,
+            solve_deadline=solve_deadline or None,
+            max_page_bytes=max_page_size,
+        ),
     )
     selection_inputs = SelectionInputs(
         platform=primary,
@@ -376,6 +431,7 @@ def _index_settings(
     trusted_hosts: tuple[str, ...],
     offline: bool,
     cache_dir: str | None,
+    limits: Limits | None = None,
 ) -> IndexSettings:
     from torchlock.workflows.solving import IndexSettings
 
@@ -399,6 +455,7 @@ def _index_settings(
         cache_dir=cache_folder(cache_dir),
         netrc_path=_netrc_path(),
         ca_file=None if pip.cert is None else Path(pip.cert),
+        limits=limits,
     )
 
 

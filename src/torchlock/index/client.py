@@ -135,6 +135,30 @@ DEFAULT_TIMEOUTS = Timeouts()
 DEFAULT_RETRY = RetryPolicy()
 
 
+class Limits(Struct, frozen=True, kw_only=True):
+    """What a solve's requests may take, each with a default and a ``solve`` option.
+
+    ``read_timeout`` (--timeout): seconds of silence while an answer is read;
+    ``retries`` (--retries): tries after the first; ``request_deadline``
+    (--request-deadline): seconds a page or metadata file may take in all;
+    ``solve_deadline`` (--solve-deadline): seconds for all of one solve's requests, None
+    for no limit; ``max_page_bytes`` (--max-page-size): a page or metadata file,
+    decompressed.
+    """
+
+    read_timeout: float = DEFAULT_TIMEOUTS.read
+    retries: int = DEFAULT_RETRY.retries
+    request_deadline: float = DEFAULT_TIMEOUTS.total
+    solve_deadline: float | None = 3600.0
+    max_page_bytes: int = 64 << 20
+
+    def timeouts(self) -> Timeouts:
+        return Timeouts(read=self.read_timeout, total=self.request_deadline)
+
+    def retry(self) -> RetryPolicy:
+        return RetryPolicy(retries=self.retries)
+
+
 class ClientStats(Struct):
     """What the client did: requests sent (retries included), answers from the cache."""
 
@@ -246,7 +270,7 @@ class _Workers:
 
 # What one answer may hold, decompressed: a project page or a metadata file (the largest
 # real pages are a few MB), and a file downloaded whole (a CUDA wheel is some GB).
-MAX_BODY_BYTES = 64 << 20
+MAX_BODY_BYTES = Limits().max_page_bytes
 MAX_FILE_BYTES = 8 << 30
 
 
@@ -259,8 +283,11 @@ class SolveMemo:
     ranks and skips the wheels of the others itself.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, deadline: float | None = None) -> None:
         self._lock = threading.Lock()
+        # seconds all the solve's requests may take; None: no limit
+        self.deadline = deadline
+        self.expires = None if deadline is None else time.monotonic() + deadline
         self._pages: dict[str, tuple[tuple[Artifact, ...] | None, str | None]] = {}
         self.metadata: dict[str, CoreMetadata] = {}  # dict operations are atomic
         # the connections too: the first client that needs a session makes it, the others
@@ -313,6 +340,7 @@ class IndexClient:
         sdist_builder: SdistBuilder | None = None,
         build_torch: BuildTorch | None = None,
         memo: SolveMemo | None = None,
+        max_body: int = MAX_BODY_BYTES,
     ) -> None:
         self.routing = routing
         # Shared by the clients of one solve's targets (their tags all in ``tags``).
@@ -320,6 +348,7 @@ class IndexClient:
         # Runs an sdist's build backend when its PKG-INFO does not settle its dependencies
         # (PEP 643); None: such an sdist is an error that says so.
         self._sdist_builder = sdist_builder
+        self._max_body = max_body  # a page or metadata file, decompressed
         # The target's torch, for the sdists the builder builds against torch (flash-attn).
         self._build_torch = build_torch
         # Only the target's wheels (and sdists) are parsed from a page; None: every file.
@@ -863,6 +892,7 @@ class IndexClient:
         timed_out = False
         retry_after: str | None = None
         for attempt in range(attempts):
+            self._check_deadline(url)
             if attempt:
                 self._count(retries=1)
                 wait = self._retry.wait(attempt, retry_after)
@@ -895,14 +925,14 @@ class IndexClient:
                                     raise transport.BodyTooLarge(MAX_FILE_BYTES)
                                 sink.write(chunk)
                         else:
-                            content = response.read(limit=MAX_BODY_BYTES)
+                            content = response.read(limit=self._max_body)
                             size = len(content)
                     except transport.BodyTooLarge as exc:
                         raise PackageIndexError(
                             f"{redact(url)} is too large: over {exc.limit} bytes",
                             evidence=["decompressed, as it would be read"],
                             hint="a page or metadata file of a real index is a few MB; "
-                            "this one is broken or hostile",
+                            "this one is broken or hostile (--max-page-size sets the limit)",
                         ) from None
                     self._count(bytes=size)
                     return _Reply(
@@ -929,6 +959,17 @@ class IndexClient:
                 "the index is slow or unreachable; check the network (and HTTPS_PROXY), "
                 "or try again later"
             ),
+        )
+
+    def _check_deadline(self, url: str) -> None:
+        memo = self._memo
+        if memo is None or memo.expires is None or time.monotonic() <= memo.expires:
+            return
+        raise PackageIndexError(
+            f"the solve ran past its deadline of {memo.deadline:g} s",
+            evidence=[f"before fetching {redact(url)}"],
+            hint="the index is slow or stalled; give --solve-deadline SECONDS for a longer "
+            "one (0: none)",
         )
 
     def _describe_timeout(self, exc: Exception) -> str:

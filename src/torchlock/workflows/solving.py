@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from packaging.tags import Tag
 
     from torchlock.envs.conda_rattler import CondaRecord
-    from torchlock.index.client import SolveMemo
+    from torchlock.index.client import Limits, SolveMemo
     from torchlock.index.sdists import SdistBuilder
     from torchlock.resolver.result import Resolution
 
@@ -52,6 +52,7 @@ class IndexSettings(Struct, frozen=True, kw_only=True):
     cache_dir: Path | None = None
     netrc_path: Path | None = None
     ca_file: Path | None = None  # certificates that replace the system's (pip's cert)
+    limits: Limits | None = None  # timeouts, retries, deadlines, sizes; None: the defaults
 
 
 class CondaSettings(Struct, frozen=True, kw_only=True):
@@ -118,12 +119,12 @@ def solve(
     targets = []
     requests = 0
     pages_used: dict[str, str] = {}
-    from torchlock.index.client import SolveMemo
+    from torchlock.index.client import Limits, SolveMemo
     from torchlock.index.tags import supported_tags
 
     # the targets share the pages, metadata and connections they read: each parses pages
     # for every target's wheel tags, and ranks the others' files out itself
-    memo = SolveMemo()
+    memo = SolveMemo(deadline=(settings.limits or Limits()).solve_deadline)
     tags = list(dict.fromkeys(t for p in platforms for t in supported_tags(python, p.key)))
     try:
         solved = [
@@ -251,7 +252,7 @@ def _resolve_target(
     from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name
 
-    from torchlock.index.client import IndexClient, Routing
+    from torchlock.index.client import IndexClient, Limits, Routing
     from torchlock.index.tags import marker_environment, supported_tags
     from torchlock.matrix.ecosystem import load_ecosystem
     from torchlock.resolver.resolve import resolve
@@ -267,9 +268,13 @@ def _resolve_target(
         extra_indexes=settings.extra_index_urls,
         find_links=settings.find_links,
     )
+    limits = settings.limits or Limits()
     client = IndexClient(
         routing,
         http=http,
+        timeouts=limits.timeouts(),
+        retry=limits.retry(),
+        max_body=limits.max_page_bytes,
         cache_dir=settings.cache_dir,
         offline=settings.offline,
         trusted_hosts=settings.trusted_hosts,

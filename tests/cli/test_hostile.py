@@ -459,3 +459,92 @@ def test_a_bad_limit_is_refused(
     assert code == 2, err
     assert err.startswith(f"error: invalid value for '{option}'")
     assert "Traceback" not in err
+
+
+def test_a_page_nested_past_any_decoder_is_a_malformed_page(
+    capsys: pytest.CaptureFixture[str],
+    pypi_index: IndexServer,
+    index_tree: FixtureIndex,
+    index_server: IndexServer,
+) -> None:
+    folder = index_tree.root / "simple" / "victim"
+    folder.mkdir(parents=True)
+    deep = '{"meta": {"api-version": "1.1"}, "name": "victim", "files": [' + "[" * 200_000
+    (folder / "index.json").write_text(deep + "]" * 200_000 + "]}")
+    (folder / "index.html").write_text(deep)  # a client asking for HTML gets junk too
+    code, err = _solve(capsys, pypi_index, index_server)
+    assert code == 6, err
+    assert err.startswith("error: ")
+    assert "victim" in err.splitlines()[0]
+
+
+def test_a_file_the_index_gives_no_sha256_for_cannot_be_locked(
+    capsys: pytest.CaptureFixture[str],
+    pypi_index: IndexServer,
+    index_tree: FixtureIndex,
+    index_server: IndexServer,
+    tmp_path: Path,
+) -> None:
+    wheel = build_wheel(index_tree.files, "victim", "1.0")
+    entry = {"filename": wheel.name, "url": f"../../files/{wheel.name}", "hashes": {}}
+    _victim_page(index_tree, [entry], "")
+    code, err = _solve(capsys, pypi_index, index_server, "-o", str(tmp_path / "pylock.toml"))
+    assert code == 6, err  # the index's fault, as its other faults
+    assert err.splitlines()[0] == f"error: {wheel.name} has no sha256: the index did not give one"
+    assert not (tmp_path / "pylock.toml").exists()
+
+
+@pytest.mark.skipif(os.name == "nt", reason="resource limits are POSIX")
+def test_huge_and_inflating_pages_stay_within_a_memory_cap(tmp_path: Path) -> None:
+    """Under a 1.5 GiB address-space cap, a 3 GiB page and a page that inflates to 200 MB
+    end in the size error, never in a MemoryError traceback."""
+    import gzip
+    import subprocess
+    import sys
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    bomb = gzip.compress(b"{" + b" " * (200 << 20) + b"}", compresslevel=9)
+
+    mode = {"kind": "huge"}  # what every page is, for the run at hand
+
+    class Huge(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", JSON_TYPE)
+            if mode["kind"] == "bomb":
+                self.send_header("Content-Encoding", "gzip")
+                self.send_header("Content-Length", str(len(bomb)))
+                self.end_headers()
+                self.wfile.write(bomb)
+                return
+            self.send_header("Content-Length", str(3 << 30))
+            self.end_headers()
+            chunk = b" " * (1 << 20)
+            try:
+                for _ in range(3 << 10):
+                    self.wfile.write(chunk)
+            except OSError:
+                pass
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Huge)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    index = f"http://127.0.0.1:{server.server_address[1]}/simple"
+    cap = "import resource; resource.setrlimit(resource.RLIMIT_AS, (3 << 29, 3 << 29)); "
+    run = cap + "import sys; from torchlock.cli import main; main(sys.argv[1:])"
+    try:
+        for kind in ("huge", "bomb"):
+            mode["kind"] = kind
+            argv = [sys.executable, "-c", run, "solve", *SELECT, "--variant", "cu121"]
+            argv += ["--platform", "linux-64", "--index-url", index, "--no-conda"]
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+            assert done.returncode == 6, done.stderr
+            assert "is too large: over 67108864 bytes" in done.stderr.splitlines()[0]
+            assert "Traceback" not in done.stderr
+            assert "MemoryError" not in done.stderr
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -16,7 +16,7 @@ from packaging.version import Version
 
 from torchlock.artifacts import Artifact, ArtifactKind
 from torchlock.credentials import without_credentials
-from torchlock.errors import InputError
+from torchlock.errors import InputError, PackageIndexError
 from torchlock.lockfiles.model import (
     CondaPackage,
     Lock,
@@ -213,8 +213,8 @@ def _package(
 
 
 def _file(artifact: Artifact) -> LockedFile:
-    if not artifact.sha256:
-        raise InputError(
+    if not artifact.sha256:  # what the index said: exit 6, as its other faults
+        raise PackageIndexError(
             f"{artifact.filename} has no sha256: the index did not give one",
             evidence=[f"listed by {artifact.index}"],
             hint="a lock pins every file by its hash; use an index that publishes hashes",

@@ -211,7 +211,7 @@ def test_downloads_over_https_trust_pips_cert_setting(
         solve_lock(capsys, server, tmp_path / "pylock.toml")
         monkeypatch.delenv("PIP_CERT")
         code, _, err = create(capsys, "--prefix", "env", "--lock", "pylock.toml", json_out=False)
-        assert code == 6
+        assert code == 6, err
         assert "the server's certificate is not trusted" in err
         assert "PIP_CERT" in err
         assert not (tmp_path / "env").exists()
@@ -1226,3 +1226,52 @@ def test_a_create_killed_mid_download_leaves_nothing_the_next_one_trips_on(
     assert installed(tmp_path / "env")["torch"] == "2.5.1+cu124"
     assert list(cache.rglob(".part-*")) == []
     assert not (tmp_path / ".env.torchlock-building").exists()
+
+
+@needs_linux
+def test_ctrl_c_in_a_stalled_download_stops_at_once_and_leaves_nothing(
+    bin_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    import signal
+    import time
+
+    from tests.support.index_server import Fault
+
+    builds = {("2.5.1", "cu124"): fake_build("2.5.1", "cu124")}
+    tree = build_fake_torch_index(tmp_path / "index", builds)
+    server = serve(tree.root, tree)
+    try:
+        lock = solve_lock(capsys, server, tmp_path / "pylock.toml")
+        for package in lock.packages:  # every download stalls, in every thread
+            server.fail("/files/" + package.wheels[0].name, Fault.slow(60))
+        argv = [sys.executable, "-m", "torchlock", "create", "--driver", DRIVER]
+        argv += ["--prefix", "env", "--lock", "pylock.toml"]
+        running = subprocess.Popen(
+            argv, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        cache = Path(os.environ["TORCHLOCK_CACHE_DIR"])
+        deadline = time.monotonic() + 60
+        while len(list(cache.rglob(".part-*"))) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)  # the requests are out, their answers awaited
+        sent = time.monotonic()
+        running.send_signal(signal.SIGINT)
+        _, err = running.communicate(timeout=60)
+        took = time.monotonic() - sent
+        assert running.returncode == 130, err
+        assert took < 1.0, f"exited {took:.2f} s after Ctrl-C"
+        assert not (tmp_path / "env").exists()
+        assert not (tmp_path / ".env.torchlock-building").exists()
+        # the partial files of downloads that were waiting for an answer carry its
+        # process id: the next run removes them, and builds the environment
+        for partial in cache.rglob(".part-*"):
+            assert partial.name.startswith(f".part-{running.pid}-")
+        server.faults.clear()
+        code, _, err = create(capsys, "--prefix", "env", "--lock", "pylock.toml")
+    finally:
+        running.kill()
+        server.stop()
+    assert code == 0, err
+    assert list(cache.rglob(".part-*")) == []

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import pytest
@@ -340,12 +341,35 @@ TLS_CA = TLS_DIR / "ca.pem"  # what a client must trust to talk to a tls=True se
 
 
 def wrap_tls(httpd: ThreadingHTTPServer) -> None:
-    """Serve https on ``httpd``'s socket with the fixture certificate (trust TLS_CA)."""
+    """Serve https on ``httpd``'s socket with the fixture certificate (trust TLS_CA).
+
+    The handshake runs in each connection's own thread, as a real server's does: done in
+    the accept loop, one client slow to finish it (or one refusing the certificate
+    while others connect) held every other connection for its whole timeout.
+    """
     import ssl
 
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(TLS_DIR / "server.pem", TLS_DIR / "server.key")
-    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    accept = httpd.get_request
+    finish = httpd.finish_request
+
+    def get_request() -> tuple[socket.socket, Any]:
+        plain, address = accept()
+        return context.wrap_socket(plain, server_side=True, do_handshake_on_connect=False), address
+
+    def finish_request(request: Any, client_address: Any) -> None:
+        try:
+            request.settimeout(10)
+            request.do_handshake()
+            request.settimeout(None)
+        except OSError:  # ssl.SSLError too: a client that refused the certificate
+            request.close()
+            return
+        finish(request, client_address)
+
+    httpd.get_request = get_request  # type: ignore[method-assign]
+    httpd.finish_request = finish_request  # type: ignore[method-assign]
 
 
 def serve(root: Path, tree: FixtureIndex | None = None, *, tls: bool = False) -> IndexServer:

@@ -16,9 +16,8 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from msgspec import Struct
 
@@ -284,13 +283,67 @@ def _download(
     try:
         # several files at once: a CUDA closure is a dozen wheels of 100 MB to 2 GB, and one
         # connection rarely fills a link; a failure is raised once the others have ended
-        with ThreadPoolExecutor(max_workers=DOWNLOADS_AT_ONCE) as pool:
-            results = list(pool.map(one, files))
+        try:
+            results = in_parallel(files, one, DOWNLOADS_AT_ONCE)
+        except BaseException as exc:
+            if not isinstance(exc, Exception):  # Ctrl-C: the reads in flight end now
+                abort = getattr(seams.fetcher, "abort", None)
+                if abort is not None:
+                    abort()
+            raise
     finally:
         if missing:
             reporter.bar_stop()
     cached = [(planned, path) for planned, (path, _) in zip(files, results, strict=True)]
     return cached, sum(fresh for _, fresh in results)
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def in_parallel(items: Sequence[T], work: Callable[[T], R], limit: int) -> list[R]:
+    """``work(item)`` for every item, at most ``limit`` at once; the results in order.
+
+    An exception is raised once every item has ended. Ctrl-C returns at once: nothing
+    queued starts, and the workers, daemon threads, end with their item or the process.
+    Not concurrent.futures: its workers are joined when the interpreter exits, so Ctrl-C
+    would wait for a stalled download's read timeout (a minute) before the exit.
+    """
+    import queue
+
+    results: list[R | None] = [None] * len(items)
+    errors: list[BaseException | None] = [None] * len(items)
+    todo: queue.SimpleQueue[int] = queue.SimpleQueue()
+    for index in range(len(items)):
+        todo.put(index)
+    ended: queue.SimpleQueue[int] = queue.SimpleQueue()
+    stop = threading.Event()
+
+    def worker() -> None:
+        while not stop.is_set():
+            try:
+                index = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                results[index] = work(items[index])
+            except BaseException as exc:  # handed to the waiting thread
+                errors[index] = exc
+            ended.put(index)
+
+    for _ in range(min(limit, len(items))):
+        threading.Thread(target=worker, name="torchlock-download", daemon=True).start()
+    try:
+        for _ in items:
+            ended.get()
+    except BaseException:
+        stop.set()
+        raise
+    for error in errors:
+        if error is not None:
+            raise error
+    return results  # type: ignore[return-value]
 
 
 def build_environment(request: BuildRequest, seams: Seams, reporter: Reporter) -> Built:
@@ -317,22 +370,7 @@ def build_environment(request: BuildRequest, seams: Seams, reporter: Reporter) -
         )
         later = [(f, p) for f, p in cached if f.is_sdist and f.project in request.build_with_torch]
         now = [item for item in cached if item not in later]
-        requirements = final.parent / f".{final.name}.torchlock-requirements.txt"
-        requirements.write_text(requirements_text(now), encoding="utf-8")
-        try:
-            _run(
-                seams.runner,
-                installer_argv(
-                    python=str(python),
-                    requirements=requirements,
-                    uv=uv,
-                    build_index=build_index([f for f, _ in now]),
-                ),
-                "uv pip install" if uv else "pip install",
-                INSTALL_TIMEOUT,
-            )
-        finally:
-            requirements.unlink(missing_ok=True)
+        _install_with(now, python, uv, seams, final)
         reporter.phase("install", timer.lap(), f"{len(now)} packages with {'uv' if uv else 'pip'}")
         if later:
             _build_against_torch(later, python, uv, seams)
@@ -376,6 +414,32 @@ def build_environment(request: BuildRequest, seams: Seams, reporter: Reporter) -
     finally:
         if not placed:
             placement.roll_back()
+
+
+def _install_with(
+    files: Sequence[tuple[PlannedFile, Path]],
+    python: Path,
+    uv: str | None,
+    seams: Seams,
+    final: Path,
+) -> None:
+    """Install ``files`` (checked, cached) with uv, else the environment's pip."""
+    requirements = final.parent / f".{final.name}.torchlock-requirements.txt"
+    requirements.write_text(requirements_text(files), encoding="utf-8")
+    try:
+        _run(
+            seams.runner,
+            installer_argv(
+                python=str(python),
+                requirements=requirements,
+                uv=uv,
+                build_index=build_index([f for f, _ in files]),
+            ),
+            "uv pip install" if uv else "pip install",
+            INSTALL_TIMEOUT,
+        )
+    finally:
+        requirements.unlink(missing_ok=True)
 
 
 def _build_against_torch(

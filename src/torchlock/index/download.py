@@ -112,3 +112,7 @@ class HttpFetcher:
         if self._own is not None:
             self._own.close()
             self._own = None
+
+    def abort(self) -> None:
+        """End the downloads in flight at once (Ctrl-C); later fetches fail."""
+        self._client().abort()

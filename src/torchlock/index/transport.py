@@ -28,6 +28,7 @@ command that makes no request, never pays for it (about 30 ms).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
@@ -104,6 +105,12 @@ class RedirectError(ProtocolError):
 
     lasting = True
     hint = "check the index URL; the server sends the client round in redirects"
+
+
+class Aborted(TransportError):
+    """The session was aborted (Ctrl-C): no request is made, and reads in flight end."""
+
+    lasting = True
 
 
 class UnsupportedURL(TransportError):
@@ -218,6 +225,8 @@ class Session:
         self._tls: ssl.SSLContext | None = None
         self._ca_file = ca_file
         self._closed = False
+        self._aborted = False
+        self._reading: set[Any] = set()  # answers being read now, for abort()
         self._user_agent = _user_agent()
 
     @contextmanager
@@ -262,9 +271,13 @@ class Session:
                 url = target
                 continue
             response = Response(raw, url, expires)
+            with self._lock:
+                self._reading.add(raw)
             try:
                 yield response
             finally:
+                with self._lock:
+                    self._reading.discard(raw)
                 # a body read to its end leaves a connection to reuse; any other is closed
                 _finish(raw)
             return
@@ -281,6 +294,17 @@ class Session:
         for manager in managers.values():
             manager.clear()
 
+    def abort(self) -> None:
+        """End every read in flight (other threads' too) and refuse new requests: what
+        Ctrl-C needs, when threads wait on a stalled server for a read timeout each."""
+        with self._lock:
+            self._aborted = True
+            reading = list(self._reading)
+        for raw in reading:
+            with contextlib.suppress(OSError, ValueError, RuntimeError):
+                raw.shutdown()  # the blocked read returns at once
+        self.close()
+
     def __enter__(self) -> Session:
         return self
 
@@ -291,6 +315,8 @@ class Session:
 
     def _request(self, url: str, headers: dict[str, str], read_timeout: float | None) -> Any:
         """The answer's head (urllib3's response, its body unread); errors are ours."""
+        if self._aborted:
+            raise Aborted("interrupted")
         scheme, where, proxy = self._route(url)
         urllib3 = _urllib3()
         exceptions = urllib3.exceptions

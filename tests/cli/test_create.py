@@ -295,7 +295,7 @@ def test_text_output_names_backend_phases_and_activation(
 
 
 @needs_linux
-def test_pip_installs_when_uv_is_absent(
+def test_without_uv_installer_installs_the_wheels_and_pip_is_there(
     bin_dir: Path,
     capsys: pytest.CaptureFixture[str],
     healthy_index: IndexServer,
@@ -305,8 +305,14 @@ def test_pip_installs_when_uv_is_absent(
     solve_lock(capsys, healthy_index, tmp_path / "pylock.toml", "--variant", "cu121")
     code, _, err = create(capsys, "--prefix", "env", "--lock", "pylock.toml")
     assert code == 0, err
-    assert installed(tmp_path / "env")["torch"] == "2.5.1+cu121"
-    assert (tmp_path / "env" / "bin" / "pip").is_file()  # the venv got pip to install with
+    prefix = tmp_path / "env"
+    assert installed(prefix)["torch"] == "2.5.1+cu121"
+    assert (prefix / "bin" / "pip").is_file()  # the bundled pip, installed with the rest
+    # the wheels were installed by installer (pip's file layout), and compiled
+    [record] = prefix.glob("lib/python*/site-packages/torch-*.dist-info/INSTALLER")
+    assert record.read_text() == "torchlock\n"
+    _imports_from_its_own_bytecode(prefix)
+    _has_a_working_pip(prefix)
 
 
 @pytest.fixture(scope="session")

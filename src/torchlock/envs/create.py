@@ -170,16 +170,16 @@ def _base(
             os_kind=seams.os_kind,
         )
         locked_pip = any(p.name == "pip" for p in lock.packages_for(request.platform))
-        # pip itself installs when uv is absent: then venv seeds it (ensurepip, ~3 s);
-        # with uv, the bundled pip wheel is installed with the locked files (~0.1 s)
+        # the bundled pip wheel is installed with the locked files (~0.1 s), by uv or by
+        # installer, not by venv's ensurepip (~3 s)
         _run(
             seams.runner,
-            venv_argv(found.path, prefix, prompt=request.final.name, with_pip=uv is None),
+            venv_argv(found.path, prefix, prompt=request.final.name, with_pip=False),
             "python -m venv",
             INSTALL_TIMEOUT,
         )
         python = env_python(prefix, seams.os_kind, conda_layout=False)
-        if uv is not None and not locked_pip:
+        if not locked_pip:
             self_seeded = _bundled_pip(seams.runner, python)
             if self_seeded is None:  # a Python without ensurepip's wheels: its own way
                 _run(seams.runner, [str(python), "-m", "ensurepip"], "ensurepip", INSTALL_TIMEOUT)
@@ -370,8 +370,22 @@ def build_environment(request: BuildRequest, seams: Seams, reporter: Reporter) -
         )
         later = [(f, p) for f, p in cached if f.is_sdist and f.project in request.build_with_torch]
         now = [item for item in cached if item not in later]
-        _install_with(now, python, uv, seams, final)
-        reporter.phase("install", timer.lap(), f"{len(now)} packages with {'uv' if uv else 'pip'}")
+        if uv is None:  # the wheels by installer, in parallel; pip builds the sdists
+            from torchlock.envs.wheel_install import install_wheels
+
+            install_wheels(
+                [path for planned, path in now if not planned.is_sdist],
+                python=str(python),
+                runner=seams.runner,
+                in_parallel=in_parallel,
+            )
+            rest = [item for item in now if item[0].is_sdist]
+            how = "installer" + (" and pip" if rest else "")
+        else:
+            rest, how = now, "uv"
+        if rest:
+            _install_with(rest, python, uv, seams, final)
+        reporter.phase("install", timer.lap(), f"{len(now)} packages with {how}")
         if later:
             _build_against_torch(later, python, uv, seams)
             names = ", ".join(f.project for f, _ in later)

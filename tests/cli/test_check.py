@@ -111,3 +111,20 @@ def test_a_changed_extra_index_makes_the_lock_stale(
     assert code == 1, err
     assert f'  - extra-index-urls = ["{index_server.index_url()}"]  (lock)' in out
     assert "  + extra-index-urls = (unset)  (spec)" in out
+
+
+def test_a_solve_whose_flags_leave_the_spec_says_so_and_check_agrees(
+    capsys: pytest.CaptureFixture[str], pypi_index: IndexServer, tmp_path: Path
+) -> None:
+    (tmp_path / "torchlock.toml").write_text(spec_text(pypi_index, requirements=("idna",)))
+    code, _, err = run_cli(["solve", "--family", "torch"], capsys)
+    assert code == 0, err
+    [note] = [line for line in err.splitlines() if line.startswith("note:")]
+    assert note.startswith("note: the lock records family other than torchlock.toml says")
+    assert "`torchlock check` will call it stale" in note
+    code, out, _ = run_cli(["check"], capsys)
+    assert code == 1  # as the note said
+    assert "family" in out
+    code, _, err = run_cli(["solve"], capsys)  # the spec's own values: no note
+    assert code == 0, err
+    assert not [line for line in err.splitlines() if line.startswith("note:")]

@@ -264,6 +264,14 @@ def test_two_platforms_give_two_targets(
     assert packages(linux)["torch"]["index"] == folder.resolve().as_uri()
     assert packages(linux)["numpy"]["index"] == pypi_index.index_url()
     assert pytorch_index.count() == 0
+    # the text output names the folder torch came from, not an index it never asked
+    code, out, err = solve(
+        capsys, pypi_index.index_url(), tmp_path / "cache", *CU121, "--find-links", str(folder)
+    )
+    assert code == 0, err
+    banner = out.split("┏")[0].replace("\n", "")  # the line above the table, unwrapped
+    assert banner.startswith("linux-64 · Python 3.10 · torch 2.1.2 (cu121) from ")
+    assert banner.strip().endswith(f"from {folder.resolve().as_uri()}")
 
 
 # --- extra requirements ----------------------------------------------------------------------

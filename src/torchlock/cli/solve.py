@@ -329,17 +329,16 @@ def solve_command(
         builder=None if no_build else sdist_builder(settings, wanted.build_with_torch),
     )
     if lock_path is not None:
-        _write_lock(
-            lock_path,
-            solution,
-            specs.lock_inputs(
-                wanted,
-                tuple(requirements),
-                python=selection_inputs.python,
-                platform=primary.conda_subdir,
-                driver=selection_inputs.driver,
-            ),
+        recorded = specs.lock_inputs(
+            wanted,
+            tuple(requirements),
+            python=selection_inputs.python,
+            platform=primary.conda_subdir,
+            driver=selection_inputs.driver,
         )
+        _write_lock(lock_path, solution, recorded)
+        if loaded is not None:
+            _say_where_the_spec_differs(loaded, recorded)
     if as_json:
         text = json.dumps(solution_doc(solution), indent=2) + "\n"
         click.echo(text, nl=False)
@@ -375,6 +374,32 @@ def _lock_path(output: str | None, loaded: LoadedSpec | None) -> Path | None:
 
     return check_output_name(
         output, "e.g. -o pylock.toml or -o pylock.cu121.toml; other formats: torchlock export"
+    )
+
+
+def _say_where_the_spec_differs(loaded: LoadedSpec, recorded: LockInputs) -> None:
+    """A note when flags (or TORCHLOCK_* variables) made the lock differ from the spec:
+    `torchlock check` would call the lock stale, so say which keys, and how to record
+    them. What the spec leaves to the host (Python, driver, platform) is taken from this
+    host, as `check` takes it."""
+    from torchlock.lockfiles import spec as specs
+
+    spec_says = specs.lock_inputs(
+        loaded.spec,
+        loaded.requirements,
+        python=default_python(),
+        platform=host_platform(None, None).conda_subdir,
+        driver=driver_setting(None),
+    )
+    if spec_says.digest == recorded.digest:
+        return
+    mine, theirs = recorded.document(), spec_says.document()
+    keys = [k for k in sorted(set(mine) | set(theirs)) if mine.get(k) != theirs.get(k)]
+    click.echo(
+        f"note: the lock records {', '.join(keys)} other than {loaded.path.name} says, so "
+        f"`torchlock check` will call it stale; put the same values in {loaded.path.name} "
+        "(`torchlock init --force` with these flags writes them)",
+        err=True,
     )
 
 
@@ -597,9 +622,14 @@ def _print(solution: Solution) -> None:
     console = Console()
     for target in solution.targets:
         build = target.candidate
+        # where torch really came from: a --find-links folder answers before any index
+        source = next(
+            (pin.index for pin in target.resolution.pins if pin.name == "torch"),
+            target.torch_index,
+        )
         console.print(
             f"[bold]{target.platform.conda_subdir}[/] · Python {target.python} · torch "
-            f"{build.torch} ({build.variant.name}) from {target.torch_index}"
+            f"{build.torch} ({build.variant.name}) from {source}"
         )
         table = Table()
         for column in ("package", "version", "index", "required by"):

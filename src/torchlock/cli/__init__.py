@@ -55,6 +55,11 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
         "init",
         "Write the project spec ([tool.torchlock] or torchlock.toml) from this host.",
     ),
+    "fleet": (
+        "torchlock.cli.fleet",
+        "fleet",
+        "Run torchlock across the hosts of an Ansible inventory (ansible-core).",
+    ),
     "matrix": (
         "torchlock.cli.matrix",
         "matrix",

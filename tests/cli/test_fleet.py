@@ -95,3 +95,15 @@ def test_without_ansible_the_command_says_how_to_get_it(
         == "error: ansible-inventory not found: the fleet commands run on Ansible"
     )
     assert "pip install 'torchlock[fleet]'" in err
+
+
+def test_an_inventory_with_no_host_is_refused(
+    capsys: pytest.CaptureFixture[str], inventory: Path, tmp_path: Path
+) -> None:
+    missing = tmp_path / "no-such-inventory.ini"  # Ansible warns and lists nothing
+    code, _, err = run_cli(["fleet", "detect", "-i", str(missing)], capsys)
+    assert code == 2, err
+    assert err.splitlines()[0] == f"error: the inventory {missing} holds no host"
+    code, _, err = run_cli(["fleet", "detect", "-i", str(inventory), "--limit", "nope"], capsys)
+    assert code == 2, err
+    assert "holds no host that --limit nope keeps" in err.splitlines()[0]

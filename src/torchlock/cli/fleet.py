@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from torchlock.workflows.fleet import FleetDetection
 
 INVENTORY_HELP = "An Ansible inventory (a file or folder, INI or YAML), as ansible-playbook -i."
 
@@ -61,13 +65,10 @@ def detect(inventory: str, limit: str | None, forks: int, as_json: bool) -> int:
     return 1 if result.unreachable or result.failed else 0
 
 
-def _print(result: object) -> None:
+def _print(result: FleetDetection) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from torchlock.workflows.fleet import FleetDetection
-
-    assert isinstance(result, FleetDetection)
     table = Table()
     for column in ("host", "driver", "CUDA", "GPUs", "OS", "Python"):
         table.add_column(column)

@@ -20,6 +20,7 @@ from torchlock.cli.options import (
     selection_options,
 )
 from torchlock.errors import InputError
+from torchlock.index import limits
 
 if TYPE_CHECKING:  # the solve machinery is imported when a solve runs, not for a stored answer
     from packaging.requirements import Requirement
@@ -130,7 +131,7 @@ TORCH_INDEX_CHOICES = ("auto", "pytorch", "default")  # workflows.TorchIndex's v
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0, min_open=True),
-    default=30.0,
+    default=limits.READ_TIMEOUT,
     show_default=True,
     metavar="SECONDS",
     help="Seconds of silence while an answer is read before the request is tried again.",
@@ -138,14 +139,14 @@ TORCH_INDEX_CHOICES = ("auto", "pytorch", "default")  # workflows.TorchIndex's v
 @click.option(
     "--retries",
     type=click.IntRange(min=0, max=20),
-    default=3,
+    default=limits.RETRIES,
     show_default=True,
     help="Tries of a failed request after the first (connection errors, timeouts, 429, 5xx).",
 )
 @click.option(
     "--request-deadline",
     type=click.FloatRange(min=0, min_open=True),
-    default=120.0,
+    default=limits.REQUEST_DEADLINE,
     show_default=True,
     metavar="SECONDS",
     help="Seconds a page or metadata file may take in all (a server that trickles its "
@@ -154,7 +155,7 @@ TORCH_INDEX_CHOICES = ("auto", "pytorch", "default")  # workflows.TorchIndex's v
 @click.option(
     "--solve-deadline",
     type=click.FloatRange(min=0),
-    default=3600.0,
+    default=limits.SOLVE_DEADLINE,
     show_default=True,
     metavar="SECONDS",
     help="Seconds all of one solve's requests may take; 0: no limit.",
@@ -162,8 +163,8 @@ TORCH_INDEX_CHOICES = ("auto", "pytorch", "default")  # workflows.TorchIndex's v
 @click.option(
     "--max-page-size",
     type=SIZE,
-    default="64M",
-    show_default=True,
+    default=limits.MAX_PAGE_BYTES,
+    show_default=f"{limits.MAX_PAGE_BYTES >> 20}M",
     metavar="SIZE",
     help="The largest page or metadata file read, decompressed (bytes, or with K, M or G).",
 )

@@ -17,7 +17,7 @@ import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Protocol
 
 from msgspec import Struct
 
@@ -43,6 +43,7 @@ from torchlock.envs.install import (
     requirements_text,
 )
 from torchlock.envs.locked import LockLike
+from torchlock.envs.parallel import in_parallel
 from torchlock.envs.place import Placement
 from torchlock.envs.pythons import find_python
 from torchlock.envs.report import PACKAGES, Expectations, Report
@@ -298,54 +299,6 @@ def _download(
     return cached, sum(fresh for _, fresh in results)
 
 
-T = TypeVar("T")
-R = TypeVar("R")
-
-
-def in_parallel(items: Sequence[T], work: Callable[[T], R], limit: int) -> list[R]:
-    """``work(item)`` for every item, at most ``limit`` at once; the results in order.
-
-    An exception is raised once every item has ended. Ctrl-C returns at once: nothing
-    queued starts, and the workers, daemon threads, end with their item or the process.
-    Not concurrent.futures: its workers are joined when the interpreter exits, so Ctrl-C
-    would wait for a stalled download's read timeout (a minute) before the exit.
-    """
-    import queue
-
-    results: list[R | None] = [None] * len(items)
-    errors: list[BaseException | None] = [None] * len(items)
-    todo: queue.SimpleQueue[int] = queue.SimpleQueue()
-    for index in range(len(items)):
-        todo.put(index)
-    ended: queue.SimpleQueue[int] = queue.SimpleQueue()
-    stop = threading.Event()
-
-    def worker() -> None:
-        while not stop.is_set():
-            try:
-                index = todo.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                results[index] = work(items[index])
-            except BaseException as exc:  # handed to the waiting thread
-                errors[index] = exc
-            ended.put(index)
-
-    for _ in range(min(limit, len(items))):
-        threading.Thread(target=worker, name="torchlock-download", daemon=True).start()
-    try:
-        for _ in items:
-            ended.get()
-    except BaseException:
-        stop.set()
-        raise
-    for error in errors:
-        if error is not None:
-            raise error
-    return results  # type: ignore[return-value]
-
-
 def build_environment(request: BuildRequest, seams: Seams, reporter: Reporter) -> Built:
     """Build, install and verify at the final place; keep the result only if it verified."""
     lock = request.lock
@@ -377,7 +330,6 @@ def build_environment(request: BuildRequest, seams: Seams, reporter: Reporter) -
                 [path for planned, path in now if not planned.is_sdist],
                 python=str(python),
                 runner=seams.runner,
-                in_parallel=in_parallel,
             )
             rest = [item for item in now if item[0].is_sdist]
             how = "installer" + (" and pip" if rest else "")
@@ -472,19 +424,10 @@ def _build_against_torch(
 
     from torchlock.artifacts import Artifact, ArtifactKind
     from torchlock.envs.sdist_build import IsolatedBuilder
+    from torchlock.envs.wheel_install import environment_scheme
 
-    done = seams.runner.run(
-        [
-            str(python),
-            "-c",
-            "import sysconfig; print(sysconfig.get_path('purelib')); "
-            "print(sysconfig.get_path('platlib'))",
-        ],
-        timeout=INSTALL_TIMEOUT,
-    )
-    if not isinstance(done, Completed) or done.returncode != 0:
-        raise BuildError("cannot read the environment's site-packages", evidence=[str(done)])
-    against = [Path(line) for line in done.output.split("\n") if line.strip()][-2:]
+    scheme = environment_scheme(seams.runner, str(python))
+    against = [Path(p) for p in dict.fromkeys((scheme["purelib"], scheme["platlib"]))]
     with tempfile.TemporaryDirectory(prefix=f"torchlock-wheels-{os.getpid()}-") as out:
         wheels = []
         for planned, path in sdists:

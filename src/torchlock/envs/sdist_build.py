@@ -237,13 +237,9 @@ class IsolatedBuilder:
 
     def _see(self, python: str, folders: Sequence[Path], artifact: Artifact) -> None:
         """Put ``folders`` on the build environment's path, after its own site-packages."""
-        done = self._runner.run(
-            [python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-            timeout=STEP_TIMEOUT,
-        )
-        self._require(done, f"cannot read the build environment of {artifact.project}")
-        assert isinstance(done, Completed)
-        site = Path(done.output.strip().splitlines()[-1])
+        from torchlock.envs.wheel_install import environment_scheme
+
+        site = Path(environment_scheme(self._runner, python)["purelib"])
         lines = "".join(f"{folder}\n" for folder in dict.fromkeys(folders))
         (site / "_torchlock_build_against.pth").write_text(lines, encoding="utf-8")
 

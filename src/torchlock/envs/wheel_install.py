@@ -15,10 +15,11 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from torchlock.envs.install import BuildError
+from torchlock.envs.parallel import in_parallel
 from torchlock.system.runner import Completed, Runner
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,6 @@ def install_wheels(
     *,
     python: str,
     runner: Runner,
-    in_parallel: Callable[..., list[object]],
     workers: int = 4,
 ) -> None:
     """Install ``wheels`` (checked files) into the environment of ``python``; compile."""

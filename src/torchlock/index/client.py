@@ -31,6 +31,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 
 from torchlock.artifacts import Artifact, ArtifactKind, BuildTorch, CoreMetadata
 from torchlock.errors import PackageIndexError
+from torchlock.index import limits
 from torchlock.index.cache import HttpCache, metadata_key, parse_max_age
 from torchlock.index.logins import NetrcLogins
 from torchlock.index.metadata import decode, parse_metadata, read_wheel_metadata
@@ -107,17 +108,17 @@ class Routing(Struct, frozen=True, kw_only=True):
 
 
 class Timeouts(Struct, frozen=True, kw_only=True):
-    connect: float = 10.0
-    read: float = 30.0  # the longest silence while an answer is read
+    connect: float = limits.CONNECT_TIMEOUT
+    read: float = limits.READ_TIMEOUT  # the longest silence while an answer is read
     # a page or metadata file, read to its end (a server that trickles a byte at a time
     # never trips the read timeout); files downloaded whole have none
-    total: float = 120.0
+    total: float = limits.REQUEST_DEADLINE
 
 
 class RetryPolicy(Struct, frozen=True, kw_only=True):
     """Retries on connection errors, resets, timeouts, 429 and 5xx, with exponential backoff."""
 
-    retries: int = 3
+    retries: int = limits.RETRIES
     backoff: float = 0.2  # seconds before the first retry; doubled each time
     max_wait: float = 30.0  # cap on one wait, Retry-After included
 
@@ -146,11 +147,11 @@ class Limits(Struct, frozen=True, kw_only=True):
     decompressed.
     """
 
-    read_timeout: float = DEFAULT_TIMEOUTS.read
-    retries: int = DEFAULT_RETRY.retries
-    request_deadline: float = DEFAULT_TIMEOUTS.total
-    solve_deadline: float | None = 3600.0
-    max_page_bytes: int = 64 << 20
+    read_timeout: float = limits.READ_TIMEOUT
+    retries: int = limits.RETRIES
+    request_deadline: float = limits.REQUEST_DEADLINE
+    solve_deadline: float | None = limits.SOLVE_DEADLINE
+    max_page_bytes: int = limits.MAX_PAGE_BYTES
 
     def timeouts(self) -> Timeouts:
         return Timeouts(read=self.read_timeout, total=self.request_deadline)
@@ -270,7 +271,7 @@ class _Workers:
 
 # What one answer may hold, decompressed: a project page or a metadata file (the largest
 # real pages are a few MB), and a file downloaded whole (a CUDA wheel is some GB).
-MAX_BODY_BYTES = Limits().max_page_bytes
+MAX_BODY_BYTES = limits.MAX_PAGE_BYTES
 MAX_FILE_BYTES = 8 << 30
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from msgspec import Struct
 
+from torchlock.errors import InputError
 from torchlock.system.ansible import inventory_hosts, run_playbook
 from torchlock.system.runner import Runner
 
@@ -69,6 +70,12 @@ def detect_fleet(
 ) -> FleetDetection:
     """Run torchlock's detection on every host of ``inventory`` (``limit`` kept)."""
     hosts = inventory_hosts(runner, inventory, limit=limit, env=env, path=path)
+    if not hosts:  # a mistyped path: Ansible only warns, and would run on nothing
+        raise InputError(
+            f"the inventory {inventory} holds no host"
+            + (f" that --limit {limit} keeps" if limit else ""),
+            hint="give an Ansible inventory file or folder (ansible-inventory -i FILE --list)",
+        )
     with tempfile.TemporaryDirectory(prefix="torchlock-fleet-") as tmp:
         folder = Path(tmp)
         playbook = folder / "detect.yml"

@@ -1191,13 +1191,12 @@ def test_progress_bars_only_on_a_terminal_in_text_mode_and_never_with_json(
     assert not re.search(r"\(\d+\.\d s\)", err)
 
 
-@needs_linux
-def test_a_create_killed_mid_download_leaves_nothing_the_next_one_trips_on(
-    bin_dir: Path,
-    capsys: pytest.CaptureFixture[str],
-    tmp_path: Path,
-) -> None:
-    import signal
+def _create_in_stalled_downloads(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, *, every_file: bool
+) -> tuple[IndexServer, subprocess.Popen[bytes], Path]:
+    """(server, the running create, the download cache): a create whose downloads hang
+    (torch's, or ``every_file``), started in a process of its own and waited for until
+    its partial files are there."""
     import time
 
     from tests.support.index_server import Fault
@@ -1205,21 +1204,33 @@ def test_a_create_killed_mid_download_leaves_nothing_the_next_one_trips_on(
     builds = {("2.5.1", "cu124"): fake_build("2.5.1", "cu124")}
     tree = build_fake_torch_index(tmp_path / "index", builds)
     server = serve(tree.root, tree)
+    lock = solve_lock(capsys, server, tmp_path / "pylock.toml")
+    stalled = [p for p in lock.packages if every_file or str(p.name) == "torch"]
+    for package in stalled:
+        server.fail("/files/" + package.wheels[0].name, Fault.slow(60))
+    argv = [sys.executable, "-m", "torchlock", "create", "--driver", DRIVER]
+    argv += ["--prefix", "env", "--lock", "pylock.toml"]
+    running = subprocess.Popen(
+        argv, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    cache = Path(os.environ["TORCHLOCK_CACHE_DIR"])
+    deadline = time.monotonic() + 60
+    while len(list(cache.rglob(".part-*"))) < len(stalled) and time.monotonic() < deadline:
+        time.sleep(0.05)  # the downloads have begun (their partial files are there)
+    time.sleep(0.3)  # the requests are out, their answers awaited
+    return server, running, cache
+
+
+@needs_linux
+def test_a_create_killed_mid_download_leaves_nothing_the_next_one_trips_on(
+    bin_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    import signal
+
+    server, killed, cache = _create_in_stalled_downloads(capsys, tmp_path, every_file=False)
     try:
-        lock = solve_lock(capsys, server, tmp_path / "pylock.toml")
-        [torch] = [p for p in lock.packages if str(p.name) == "torch"]
-        path = "/files/" + torch.wheels[0].name
-        server.fail(path, Fault.slow(60))  # the download hangs: the run is killed in it
-        argv = [sys.executable, "-m", "torchlock", "create", "--driver", DRIVER]
-        argv += ["--prefix", "env", "--lock", "pylock.toml"]
-        killed = subprocess.Popen(
-            argv, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        cache = Path(os.environ["TORCHLOCK_CACHE_DIR"])
-        deadline = time.monotonic() + 60
-        while not list(cache.rglob(".part-*")) and time.monotonic() < deadline:
-            time.sleep(0.05)  # the download has begun (its partial file is there)
-        time.sleep(0.2)
         killed.send_signal(signal.SIGKILL)
         killed.wait()
         assert list(cache.rglob(".part-*")), "the killed run left its partial download"
@@ -1227,6 +1238,7 @@ def test_a_create_killed_mid_download_leaves_nothing_the_next_one_trips_on(
         server.faults.clear()
         code, _, err = create(capsys, "--prefix", "env", "--lock", "pylock.toml")
     finally:
+        killed.kill()
         server.stop()
     assert code == 0, err  # the half-built environment did not stand in the way
     assert installed(tmp_path / "env")["torch"] == "2.5.1+cu124"
@@ -1243,25 +1255,9 @@ def test_ctrl_c_in_a_stalled_download_stops_at_once_and_leaves_nothing(
     import signal
     import time
 
-    from tests.support.index_server import Fault
-
-    builds = {("2.5.1", "cu124"): fake_build("2.5.1", "cu124")}
-    tree = build_fake_torch_index(tmp_path / "index", builds)
-    server = serve(tree.root, tree)
+    # every download stalls, in every thread
+    server, running, cache = _create_in_stalled_downloads(capsys, tmp_path, every_file=True)
     try:
-        lock = solve_lock(capsys, server, tmp_path / "pylock.toml")
-        for package in lock.packages:  # every download stalls, in every thread
-            server.fail("/files/" + package.wheels[0].name, Fault.slow(60))
-        argv = [sys.executable, "-m", "torchlock", "create", "--driver", DRIVER]
-        argv += ["--prefix", "env", "--lock", "pylock.toml"]
-        running = subprocess.Popen(
-            argv, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
-        cache = Path(os.environ["TORCHLOCK_CACHE_DIR"])
-        deadline = time.monotonic() + 60
-        while len(list(cache.rglob(".part-*"))) < 3 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.3)  # the requests are out, their answers awaited
         sent = time.monotonic()
         running.send_signal(signal.SIGINT)
         _, err = running.communicate(timeout=60)

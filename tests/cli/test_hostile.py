@@ -8,9 +8,13 @@ belong, with one clear error line where the command cannot go on.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -19,6 +23,7 @@ from tests.cli.lockhelp import isolate, spec_text
 from tests.support.cli import run_cli
 from tests.support.fixture_index import FixtureIndex
 from tests.support.index_server import IndexServer
+from tests.support.loopback import accept_forever, handler_server
 from tests.support.wheels import build_wheel
 from torchlock.artifacts import is_safe_filename
 
@@ -244,39 +249,44 @@ def test_metadata_from_a_hostile_mirror_never_reaches_a_solve_against_another_in
     assert found["victim"] == []
 
 
-def test_a_page_that_inflates_past_the_limit_is_refused_without_reading_it_all(
-    capsys: pytest.CaptureFixture[str], pypi_index: IndexServer
-) -> None:
+def _oversized_pages(mode: dict[str, str]) -> type[BaseHTTPRequestHandler]:
+    """A handler whose every page is, as ``mode["kind"]`` says at the time: "bomb", 200 MB
+    of JSON whitespace in a 200 kB gzip body, or "huge", 3 GiB sent as it is."""
     import gzip
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    # 200 MB of JSON whitespace in a 200 kB gzip body: a "zip bomb" of a project page
     bomb = gzip.compress(b"{" + b" " * (200 << 20) + b"}", compresslevel=9)
 
-    class Bomb(BaseHTTPRequestHandler):
+    class Oversized(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             self.send_response(200)
-            self.send_header("Content-Type", "application/vnd.pypi.simple.v1+json")
-            self.send_header("Content-Encoding", "gzip")
-            self.send_header("Content-Length", str(len(bomb)))
+            self.send_header("Content-Type", JSON_TYPE)
+            if mode["kind"] == "bomb":
+                self.send_header("Content-Encoding", "gzip")
+                self.send_header("Content-Length", str(len(bomb)))
+                self.end_headers()
+                self.wfile.write(bomb)
+                return
+            self.send_header("Content-Length", str(3 << 30))
             self.end_headers()
-            self.wfile.write(bomb)
+            chunk = b" " * (1 << 20)
+            with contextlib.suppress(OSError):  # the client stops reading
+                for _ in range(3 << 10):
+                    self.wfile.write(chunk)
 
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Bomb)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        index = f"http://127.0.0.1:{server.server_address[1]}/simple"
+    return Oversized
+
+
+def test_a_page_that_inflates_past_the_limit_is_refused_without_reading_it_all(
+    capsys: pytest.CaptureFixture[str], pypi_index: IndexServer
+) -> None:
+    with handler_server(_oversized_pages({"kind": "bomb"})) as url:
         argv = ["solve", *SELECT, "--variant", "cu121", "--platform", "linux-64"]
-        argv += ["--index-url", pypi_index.index_url(), "--extra-index-url", index]
+        argv += ["--index-url", pypi_index.index_url(), "--extra-index-url", f"{url}/simple"]
         argv += ["--with", "bomb"]
         code, _, err = run_cli(argv, capsys)
-    finally:
-        server.shutdown()
-        server.server_close()
     assert code == 6, err
     assert err.splitlines()[0].endswith("/simple/bomb/ is too large: over 67108864 bytes")
     assert "Traceback" not in err
@@ -315,41 +325,26 @@ class _Trickle:
     (``gap=None``: it accepts and stays silent)."""
 
     def __init__(self, gap: float | None) -> None:
-        import socket
-        import threading
-
         self.gap = gap
         self.accepted = threading.Event()
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/simple"
-        threading.Thread(target=self._accept, daemon=True).start()
+        accept_forever(self.listener, self._serve, on_accept=self.accepted.set)
 
-    def _accept(self) -> None:
-        import threading
-
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            self.accepted.set()
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn: object) -> None:
-        import contextlib
+    def _serve(self, conn: socket.socket) -> None:
         import time
 
-        with conn, contextlib.suppress(OSError):  # type: ignore[attr-defined]
-            conn.recv(65536)  # type: ignore[attr-defined]
+        with conn, contextlib.suppress(OSError):
+            conn.recv(65536)
             if self.gap is None:
                 time.sleep(3600)
             body = b'{"meta": {"api-version": "1.1"}, "name": "x", "files": []}' * 100
-            conn.sendall(  # type: ignore[attr-defined]
+            conn.sendall(
                 b"HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n"
                 % (JSON_TYPE.encode(), len(body))
             )
             for byte in body:
-                conn.sendall(bytes([byte]))  # type: ignore[attr-defined]
+                conn.sendall(bytes([byte]))
                 time.sleep(self.gap)
 
     def close(self) -> None:
@@ -498,53 +493,19 @@ def test_a_file_the_index_gives_no_sha256_for_cannot_be_locked(
 def test_huge_and_inflating_pages_stay_within_a_memory_cap(tmp_path: Path) -> None:
     """Under a 1.5 GiB address-space cap, a 3 GiB page and a page that inflates to 200 MB
     end in the size error, never in a MemoryError traceback."""
-    import gzip
     import subprocess
     import sys
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    bomb = gzip.compress(b"{" + b" " * (200 << 20) + b"}", compresslevel=9)
 
     mode = {"kind": "huge"}  # what every page is, for the run at hand
-
-    class Huge(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", JSON_TYPE)
-            if mode["kind"] == "bomb":
-                self.send_header("Content-Encoding", "gzip")
-                self.send_header("Content-Length", str(len(bomb)))
-                self.end_headers()
-                self.wfile.write(bomb)
-                return
-            self.send_header("Content-Length", str(3 << 30))
-            self.end_headers()
-            chunk = b" " * (1 << 20)
-            try:
-                for _ in range(3 << 10):
-                    self.wfile.write(chunk)
-            except OSError:
-                pass
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Huge)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    index = f"http://127.0.0.1:{server.server_address[1]}/simple"
     cap = "import resource; resource.setrlimit(resource.RLIMIT_AS, (3 << 29, 3 << 29)); "
     run = cap + "import sys; from torchlock.cli import main; main(sys.argv[1:])"
-    try:
+    with handler_server(_oversized_pages(mode)) as url:
         for kind in ("huge", "bomb"):
             mode["kind"] = kind
             argv = [sys.executable, "-c", run, "solve", *SELECT, "--variant", "cu121"]
-            argv += ["--platform", "linux-64", "--index-url", index, "--no-conda"]
+            argv += ["--platform", "linux-64", "--index-url", f"{url}/simple", "--no-conda"]
             done = subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=tmp_path)
             assert done.returncode == 6, done.stderr
             assert "is too large: over 67108864 bytes" in done.stderr.splitlines()[0]
             assert "Traceback" not in done.stderr
             assert "MemoryError" not in done.stderr
-    finally:
-        server.shutdown()
-        server.server_close()

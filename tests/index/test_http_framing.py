@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 
 import pytest
 
 from tests.support.index_server import TLS_CA, IndexServer
+from tests.support.loopback import accept_forever, tunnel
 from torchlock.index import transport
 from torchlock.index.transport import Session
 
@@ -34,16 +34,10 @@ class RawServer:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        threading.Thread(target=self._accept, daemon=True).start()
+        accept_forever(self.listener, self._serve, on_accept=self._count)
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+    def _count(self) -> None:
+        self.connections += 1
 
     def _serve(self, conn: socket.socket) -> None:
         buffer = b""
@@ -298,15 +292,7 @@ class TunnelProxy:
         # an address the test certificate does not name: TLS must check the target's name
         self.listener = socket.create_server(("127.0.0.2", 0))
         self.port = self.listener.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._tunnel, args=(client,), daemon=True).start()
+        accept_forever(self.listener, self._tunnel)
 
     def _tunnel(self, client: socket.socket) -> None:
         head = b""
@@ -322,18 +308,7 @@ class TunnelProxy:
         # the certificate names 127.0.0.1: any host the client asks for is sent there
         upstream = socket.create_connection(("127.0.0.1", int(port)))
         client.sendall(b"HTTP/1.1 200 Connection established\r\nVia: test\r\n\r\n")
-
-        def pump(source: socket.socket, sink: socket.socket) -> None:
-            try:
-                while data := source.recv(65536):
-                    sink.sendall(data)
-            except OSError:
-                pass
-            finally:
-                sink.close()
-
-        threading.Thread(target=pump, args=(upstream, client), daemon=True).start()
-        pump(client, upstream)
+        tunnel(client, upstream)
 
     def close(self) -> None:
         self.listener.close()

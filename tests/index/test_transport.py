@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.index_server import TLS_CA, IndexServer, wrap_tls
+from tests.support.loopback import accept_forever, tunnel
 from torchlock.index import transport
 from torchlock.index.transport import Session, environment_proxies, parse_proxy
 
@@ -442,15 +443,7 @@ class Socks5Proxy:
         self.asked: list[str] = []
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+        accept_forever(self.listener, self._serve)
 
     def _serve(self, client: socket.socket) -> None:
         import contextlib
@@ -466,15 +459,7 @@ class Socks5Proxy:
             self.asked.append(f"{name}:{port}")
             upstream = socket.create_connection(("127.0.0.1", port))
             client.sendall(b"\x05\x00\x00\x01" + bytes(6))
-
-            def pump(source: socket.socket, sink: socket.socket) -> None:
-                with contextlib.suppress(OSError):
-                    while data := source.recv(65536):
-                        sink.sendall(data)
-                sink.close()
-
-            threading.Thread(target=pump, args=(upstream, client), daemon=True).start()
-            pump(client, upstream)
+            tunnel(client, upstream)
 
     def close(self) -> None:
         self.listener.close()

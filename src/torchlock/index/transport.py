@@ -155,11 +155,6 @@ class Response:
         self.headers: Mapping[str, str] = {k.lower(): v for k, v in raw.headers.itermerged()}
         self.url = url
 
-    @property
-    def complete(self) -> bool:
-        """Whether the whole body was read (the connection can then be used again)."""
-        return bool(self._raw.isclosed())
-
     def iter_bytes(self, chunk_size: int = CHUNK) -> Iterator[bytes]:
         """The body, decoded, in pieces of at most ``chunk_size`` bytes (never empty)."""
         exceptions = _urllib3().exceptions
@@ -439,7 +434,10 @@ class Session:
             if self._closed:
                 made.clear()
                 raise UnsupportedURL("the session is closed")
-            return self._managers.setdefault(key, made)
+            kept = self._managers.setdefault(key, made)
+        if kept is not made:  # another thread made one first: ours goes
+            made.clear()
+        return kept
 
     def _tls_context(self) -> ssl.SSLContext:
         with self._lock:
